@@ -1,0 +1,31 @@
+"""The ``twinledger`` command line. Each area adds its commands in a module of this package."""
+
+from __future__ import annotations
+
+import typer
+
+from twinledger.cli import db, deadletters, serve, twin
+
+app = typer.Typer(
+    name="twinledger",
+    help="Digital twins of IoT devices, with plugins and a verifiable ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(serve.run_cmd)
+app.command("demo")(serve.demo_cmd)
+app.command("deadletters")(deadletters.deadletters_cmd)
+app.add_typer(twin.app, name="twin")
+app.add_typer(db.app, name="db")
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the installed version."""
+    from twinledger import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

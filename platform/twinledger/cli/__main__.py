@@ -1,0 +1,3 @@
+from twinledger.cli import main
+
+main()

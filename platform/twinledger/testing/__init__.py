@@ -1,0 +1,1 @@
+"""Test helpers for twinledger and its plugins (fixtures come with the pytest plugin)."""

@@ -1,0 +1,109 @@
+"""pytest fixtures for twinledger and plugin authors (registered through the ``pytest11`` entry point).
+
+- ``db_backend`` / ``database_url``: each test using them runs on SQLite and on PostgreSQL (a
+  fresh database each time; skipped with the reason when no server answers). Choose with
+  ``--db-backends=sqlite`` or ``--db-backends=sqlite,postgres`` (the default).
+- ``tl_settings``: settings for a fresh data directory and that database.
+- ``make_platform``: starts platforms (``await make_platform(plugins=[my_plugin])``) and stops
+  them at the end of the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from twinledger.app import Platform
+from twinledger.clock import Clock
+from twinledger.config import Settings, load_settings
+from twinledger.plugins.manager import PluginManager
+from twinledger.testing import postgres
+
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db-backends",
+        default=",".join(BACKENDS),
+        help="comma-separated database backends for tests that use `database_url` (sqlite, postgres)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        chosen = [b.strip() for b in metafunc.config.getoption("--db-backends").split(",") if b.strip()]
+        unknown = set(chosen) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"--db-backends: unknown backend(s) {sorted(unknown)}; use {BACKENDS}")
+        metafunc.parametrize("db_backend", chosen, scope="function")
+
+
+@pytest.fixture
+async def database_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of the backend under test."""
+    if db_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'twinledger.db'}"
+        return
+    reason = postgres.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    url = await postgres.create_database()
+    try:
+        yield url
+    finally:
+        await postgres.drop_database(url)
+
+
+@pytest.fixture
+def tl_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for a fresh data directory, on the database under test."""
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+MakePlatform = Callable[..., Awaitable[Platform]]
+
+
+@pytest.fixture
+async def make_platform(tl_settings: Settings) -> AsyncIterator[MakePlatform]:
+    """Start a platform with the given plugins (and no installed entry points unless asked)."""
+    started: list[Platform] = []
+
+    async def _make(
+        plugins: Iterable[object] = (),
+        *,
+        settings: Settings | None = None,
+        entry_points: bool = False,
+        clock: Clock | None = None,
+        simulators: bool = False,
+        **overrides: Any,
+    ) -> Platform:
+        s = settings or tl_settings
+        if overrides:
+            s = s.model_copy(update=overrides)
+        manager = PluginManager(s.plugins)
+        if entry_points:
+            manager.load_entry_points()
+        for plugin in plugins:
+            manager.register(plugin, getattr(plugin, "name", None))
+        platform = Platform(s, plugins=manager, clock=clock, simulators=simulators)
+        await platform.start()
+        started.append(platform)
+        return platform
+
+    yield _make
+    for platform in reversed(started):
+        await platform.stop()
+
+
+@pytest.fixture
+def postgres_available(request: pytest.FixtureRequest) -> None:
+    """Skip the test (with the reason) when PostgreSQL is deselected or unreachable."""
+    if "postgres" not in request.config.getoption("--db-backends"):
+        pytest.skip("PostgreSQL deselected with --db-backends")
+    reason = postgres.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
