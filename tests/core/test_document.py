@@ -1,6 +1,7 @@
 """Ditto semantics of twin documents: paths, put, merge patch, delete, deltas."""
 
 import pytest
+
 from twinledger.errors import PathInvalid, PayloadInvalid, ResourceNotFound, ThingIdInvalid, ThingNotFound
 from twinledger.model import document
 from twinledger.model.paths import parse_path

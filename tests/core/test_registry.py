@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from twinledger import Platform, Signal
 from twinledger.errors import StorageError
 from twinledger.registry import count_dead_letters, query_dead_letters

@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from twinledger import Platform, Signal, load_settings
 from twinledger.plugins.manager import PluginManager
 from twinledger.registry.replay import check_projection, replay

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from twinledger.errors import PayloadInvalid, TwinModelError, ValidationFailed
 from twinledger.model.document import EVERYTHING, Touched
 from twinledger.thingmodel.catalog import TwinTypeCatalog

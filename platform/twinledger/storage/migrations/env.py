@@ -1,7 +1,8 @@
 """Alembic environment: runs on the connection handed over by ``twinledger.storage.migrate``."""
 
-import twinledger.storage.tables  # noqa: F401  (registers the core tables on the metadata)
 from alembic import context
+
+import twinledger.storage.tables  # noqa: F401  (registers the core tables on the metadata)
 from twinledger.storage.metadata import metadata
 
 connection = context.config.attributes.get("connection")
