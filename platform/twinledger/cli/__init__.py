@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import db, deadletters, serve, twin
+from twinledger.cli import bench, db, deadletters, serve, twin
 
 app = typer.Typer(
     name="twinledger",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command("run")(serve.run_cmd)
 app.command("demo")(serve.demo_cmd)
 app.command("deadletters")(deadletters.deadletters_cmd)
+app.command("bench")(bench.bench_cmd)
 app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
 

@@ -1,0 +1,171 @@
+"""Runs scenarios in child processes, shows their progress, and reports the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twinledger.bench.scenarios import SCENARIOS, Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A figure the issue sets: ``metric`` compared with a number or with another metric × factor."""
+
+    metric: str
+    op: str  # ">=" or "<"
+    value: float | None = None
+    relative_to: str | None = None
+    factor: float = 1.0
+
+    def threshold(self, metrics: dict[str, Any]) -> float | None:
+        if self.relative_to is None:
+            return self.value
+        base = metrics.get(self.relative_to)
+        return base * self.factor if isinstance(base, int | float) else None
+
+    def met(self, metrics: dict[str, Any]) -> bool | None:
+        value, limit = metrics.get(self.metric), self.threshold(metrics)
+        if not isinstance(value, int | float) or limit is None:
+            return None
+        return value >= limit if self.op == ">=" else value < limit
+
+    def describe(self) -> str:
+        if self.relative_to:
+            return f"{self.op} {self.factor:g} × {self.relative_to}"
+        return f"{self.op} {self.value:,g}"
+
+
+TARGETS = [
+    Target("ingest_mqtt_updates_per_s", ">=", 20_000),
+    Target("ingest_mqtt_updates_per_s", ">=", relative_to="baseline_mqtt_msgs_per_s", factor=0.5),
+    Target("ingest_mqtt_p99_ms_at_5k", "<", 50),
+    Target("ingest_opcua_updates_per_s", ">=", 15_000),
+    Target("ingest_coap_updates_per_s", ">=", relative_to="baseline_coap_requests_per_s", factor=0.5),
+    Target("ledger_appends_per_s", ">=", 20_000),
+    Target("ledger_proofs_per_s", ">=", 10_000),
+    Target("ledger_verifications_per_s", ">=", 80_000),
+    Target("peak_rss_mb", "<", 300),
+]
+
+RATIOS = {
+    "ingest_mqtt_vs_baseline": ("ingest_mqtt_updates_per_s", "baseline_mqtt_msgs_per_s"),
+    "ingest_coap_vs_baseline": ("ingest_coap_updates_per_s", "baseline_coap_requests_per_s"),
+    "ingest_registry_vs_sqlite_baseline": ("ingest_registry_updates_per_s", "baseline_sqlite_rows_per_s"),
+}
+
+
+@dataclass
+class BenchRun:
+    metrics: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+async def run_scenarios(
+    names: list[str], *, duration: float | None, options: dict[str, Any], console: Console
+) -> BenchRun:
+    result = BenchRun()
+    with (
+        tempfile.TemporaryDirectory(prefix="twinledger-bench-") as tmp,
+        Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
+        tasks = {n: progress.add_task(n, total=1.0, status="waiting") for n in names}
+        for name in names:
+            scenario = SCENARIOS[name]
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            started = time.perf_counter()
+            metrics, error = await _run_one(scenario, duration, workdir, options, progress, tasks[name])
+            result.seconds[name] = round(time.perf_counter() - started, 1)
+            if error:
+                result.errors[name] = error
+                progress.update(tasks[name], status=f"[red]failed: {error.splitlines()[0][:60]}")
+            else:
+                result.metrics.update(metrics)
+                progress.update(tasks[name], completed=1.0, status="[green]done")
+    for key, (num, den) in RATIOS.items():
+        a, b = result.metrics.get(num), result.metrics.get(den)
+        if isinstance(a, int | float) and isinstance(b, int | float) and b:
+            result.metrics[key] = round(a / b, 3)
+    return result
+
+
+async def _run_one(
+    scenario: Scenario,
+    duration: float | None,
+    workdir: Path,
+    options: dict[str, Any],
+    progress: Progress,
+    task: Any,
+) -> tuple[dict[str, Any], str | None]:
+    seconds = scenario.default_duration if duration is None else duration
+    log = workdir / "stderr.log"
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "twinledger.bench.worker",
+            scenario.name,
+            str(seconds),
+            str(workdir),
+            orjson.dumps(options).decode(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+        )
+        assert proc.stdout is not None
+        metrics: dict[str, Any] = {}
+        error: str | None = None
+        async for raw in proc.stdout:
+            try:
+                line = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # a library printing on stdout; the protocol lines are JSON
+            if line.get("event") == "progress":
+                progress.update(task, completed=line["fraction"], status=line["message"])
+            elif line.get("event") == "result":
+                metrics = line["metrics"]
+            elif line.get("event") == "error":
+                error = line["error"] + "\n" + line.get("trace", "")
+        code = await proc.wait()
+    if not metrics and error is None:
+        tail = log.read_text(errors="replace")[-2000:]
+        error = f"the scenario process exited with {code} and no result:\n{tail}"
+    return metrics, error
+
+
+def report(run: BenchRun, console: Console) -> None:
+    table = Table(title="twinledger bench", show_lines=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    table.add_column("", justify="center")
+    targets: dict[str, list[Target]] = {}
+    for t in TARGETS:
+        targets.setdefault(t.metric, []).append(t)
+    for key in sorted(run.metrics):
+        value = run.metrics[key]
+        shown = f"{value:,.2f}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
+        ts = targets.get(key, [])
+        verdicts = [t.met(run.metrics) for t in ts]
+        mark = "" if not ts else ("[green]ok" if all(verdicts) else "[red]miss" if False in verdicts else "?")
+        table.add_row(key, shown, "; ".join(t.describe() for t in ts), mark)
+    console.print(table)
+    for name, error in run.errors.items():
+        console.print(f"[red]{name} failed:[/red] {error}")

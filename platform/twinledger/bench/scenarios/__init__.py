@@ -1,0 +1,29 @@
+"""The benchmark scenarios by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from twinledger.bench.context import BenchContext
+
+Metrics = dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    run: Callable[[BenchContext], Coroutine[Any, Any, Metrics]]
+    default_duration: float = 10.0
+
+
+def _all() -> dict[str, Scenario]:
+    from twinledger.bench.scenarios import baseline, ingest_registry, memory
+
+    found = [baseline.SCENARIO, ingest_registry.SCENARIO, memory.SCENARIO]
+    return {s.name: s for s in found}
+
+
+SCENARIOS: dict[str, Scenario] = _all()

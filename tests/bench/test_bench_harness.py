@@ -1,0 +1,57 @@
+"""The benchmark harness runs end to end and writes its JSON (figures are reported, never asserted)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+
+def test_bench_writes_every_metric_of_the_chosen_scenarios(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twinledger.cli",
+            "bench",
+            "-s",
+            "baseline",
+            "-s",
+            "ingest-registry",
+            "-s",
+            "memory",
+            "--duration",
+            "2",
+            "--twins",
+            "2000",
+            "--rate",
+            "500",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    figures = orjson.loads(out.read_bytes())
+    assert figures["_errors"] == {}
+    for key in (
+        "baseline_sqlite_rows_per_s",
+        "ingest_registry_updates_per_s",
+        "ingest_registry_commit_p99_ms",
+        "ingest_registry_bus_p99_ms",
+        "peak_rss_mb",
+        "memory_twins",
+    ):
+        assert isinstance(figures[key], int | float) and figures[key] > 0, key
+    assert figures["memory_twins"] == 2000
+    assert b"ingest_registry_updates_per_s" in result.stdout  # the readable table
+
+
+def test_unknown_scenario_is_refused_with_the_choices(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "twinledger.cli", "bench", "-s", "nope"], capture_output=True)
+    assert result.returncode == 1
+    assert b"unknown scenario" in result.stderr and b"ingest-registry" in result.stderr
