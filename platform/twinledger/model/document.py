@@ -10,6 +10,7 @@ The same functions serve live updates and the replay of the event log, so both a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from twinledger.errors import PayloadInvalid, ResourceNotFound, ThingNotFound
@@ -81,16 +82,15 @@ def merge(doc: Doc | None, segments: Segments, patch: Any, thing_id: str) -> Cha
     """
     if doc is None:
         raise ThingNotFound(f"The thing {thing_id!r} does not exist.", thing_id=thing_id)
-    if not segments and not isinstance(patch, dict):
-        raise PayloadInvalid("A merge patch of a whole thing must be a JSON object.", thing_id=thing_id, path="/")
-    nested: Any = patch
-    for key in reversed(segments):
-        nested = {key: nested}
-    if "thingId" in nested and nested["thingId"] != thing_id:
+    if not segments:
+        if not isinstance(patch, dict):
+            raise PayloadInvalid("A merge patch of a whole thing must be a JSON object.", thing_id=thing_id, path="/")
+        if patch.get("thingId", thing_id) != thing_id:
+            raise PayloadInvalid("The thingId of a thing cannot be changed.", thing_id=thing_id, path="/thingId")
+        return Change(merge_patch(doc, patch), "merged", _touched_by_patch(patch))
+    if segments[0] == "thingId" and patch != thing_id:
         raise PayloadInvalid("The thingId of a thing cannot be changed.", thing_id=thing_id, path="/thingId")
-    new = merge_patch(doc, nested)
-    touched = _touched_by_path(segments) if segments else _touched_by_patch(patch)
-    return Change(new, "merged", touched)
+    return Change(_merge_in(doc, segments, patch), "merged", _touched_by_path(segments))
 
 
 def delete(doc: Doc | None, segments: Segments, thing_id: str) -> Change:
@@ -181,6 +181,20 @@ def _set_in(node: Doc, segments: Segments, value: Any, thing_id: str) -> tuple[D
     return new, existed
 
 
+def _merge_in(node: Any, segments: Segments, patch: Any) -> Any:
+    """Merge ``patch`` at ``segments`` below ``node``, copying only the objects on the way
+    (the same result as merging the nested patch at the root, without walking it level by level)."""
+    if not segments:
+        return merge_patch(node, patch)
+    new = dict(node) if isinstance(node, dict) else {}
+    key = segments[0]
+    if patch is None and len(segments) == 1:
+        new.pop(key, None)
+    else:
+        new[key] = _merge_in(new.get(key), segments[1:], patch)
+    return new
+
+
 def _remove_in(node: Doc, segments: Segments) -> Doc:
     new = dict(node)
     key = segments[0]
@@ -191,6 +205,7 @@ def _remove_in(node: Doc, segments: Segments) -> Doc:
     return new
 
 
+@lru_cache(maxsize=4096)
 def _touched_by_path(segments: Segments) -> Touched:
     head = segments[0]
     if head == "attributes":
