@@ -107,7 +107,7 @@ class TwinRegistry:
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._insert = sqlite_insert if db.is_sqlite else pg_insert
+        self._sql_events, self._sql_twins = _hot_statements(db)
         self.stats = {"batches": 0, "accepted": 0, "rejected": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -209,7 +209,7 @@ class TwinRegistry:
         work: dict[str, _State] = {}
         outcomes: list[Outcome] = []
         new_events: list[TwinEvent] = []
-        event_rows: list[dict[str, Any]] = []
+        event_rows: list[tuple[Any, ...]] = []
         for signal in signals:
             try:
                 event, value_json = self._stage(signal, work, now_us)
@@ -221,17 +221,17 @@ class TwinRegistry:
             outcomes.append(Outcome(signal, event=event))
             new_events.append(event)
             event_rows.append(
-                {
-                    "seq": event.seq,
-                    "thing_id": event.thing_id,
-                    "revision": event.revision,
-                    "action": event.action,
-                    "path": event.path,
-                    "value": value_json,
-                    "source": event.source,
-                    "device_ts_us": event.device_ts_us,
-                    "ingest_ts_us": now_us,
-                }
+                (
+                    event.seq,
+                    event.thing_id,
+                    event.revision,
+                    event.action,
+                    event.path,
+                    value_json,
+                    event.source,
+                    event.device_ts_us,
+                    now_us,
+                )
             )
         for letter in letters:
             letter.ts_us = letter.ts_us or now_us
@@ -329,36 +329,31 @@ class TwinRegistry:
             )
 
     async def _write(
-        self, event_rows: list[dict[str, Any]], work: dict[str, _State], letters: list[DeadLetter]
+        self, event_rows: list[tuple[Any, ...]], work: dict[str, _State], letters: list[DeadLetter]
     ) -> None:
         if not (event_rows or letters):
             return
+        # Rows go to the driver's executemany as tuples (in EVENT_COLUMNS / TWIN_COLUMNS order):
+        # SQLAlchemy's per-row parameter processing cost about as much as the insert itself.
         twin_rows = [
-            {
-                "thing_id": thing_id,
-                "namespace": namespace_of(thing_id),
-                "revision": s.revision,
-                "created_us": s.created_us,
-                "modified_us": s.modified_us,
-                "deleted": s.deleted,
-                "policy_id": (s.doc or {}).get("policyId"),
-                "definition": (s.doc or {}).get("definition"),
-                "doc": s.doc_bytes.decode(),
-            }
+            (
+                thing_id,
+                namespace_of(thing_id),
+                s.revision,
+                s.created_us,
+                s.modified_us,
+                s.deleted,
+                (s.doc or {}).get("policyId"),
+                (s.doc or {}).get("definition"),
+                s.doc_bytes.decode(),
+            )
             for thing_id, s in work.items()
         ]
         async with self.db.begin() as conn:
             if event_rows:
-                await conn.execute(events.insert(), event_rows)
+                await conn.exec_driver_sql(self._sql_events, event_rows)
             if twin_rows:
-                stmt = self._insert(twins)
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[twins.c.thing_id],
-                        set_={c: stmt.excluded[c] for c in twin_rows[0] if c != "thing_id"},
-                    ),
-                    twin_rows,
-                )
+                await conn.exec_driver_sql(self._sql_twins, twin_rows)
             if letters:
                 await conn.execute(dead_letters.insert(), [letter.row() for letter in letters])
 
@@ -458,6 +453,37 @@ class TwinRegistry:
         async with self.db.connect() as conn:
             rows = (await conn.execute(q)).all()
         return [event_from_row(r) for r in rows]
+
+
+EVENT_COLUMNS = ("seq", "thing_id", "revision", "action", "path", "value", "source", "device_ts_us", "ingest_ts_us")
+TWIN_COLUMNS = (
+    "thing_id",
+    "namespace",
+    "revision",
+    "created_us",
+    "modified_us",
+    "deleted",
+    "policy_id",
+    "definition",
+    "doc",
+)
+
+
+def _hot_statements(db: Database) -> tuple[str, str]:
+    """The event insert and the twin upsert, compiled once for the database's dialect."""
+    dialect = db.engine.dialect
+    upsert = (sqlite_insert if db.is_sqlite else pg_insert)(twins)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[twins.c.thing_id], set_={c: upsert.excluded[c] for c in TWIN_COLUMNS[1:]}
+    )
+    compiled_events = events.insert().compile(dialect=dialect, column_keys=list(EVENT_COLUMNS))
+    compiled_twins = upsert.compile(dialect=dialect, column_keys=list(TWIN_COLUMNS))
+    if (tuple(compiled_events.positiontup or ()), tuple(compiled_twins.positiontup or ())) != (
+        EVENT_COLUMNS,
+        TWIN_COLUMNS,
+    ):
+        raise RuntimeError("unexpected parameter order in the compiled hot-path statements")
+    return str(compiled_events), str(compiled_twins)
 
 
 def event_from_row(r: Any) -> TwinEvent:
