@@ -21,6 +21,7 @@ import structlog
 from twinledger.bus import EventBus
 from twinledger.clock import Clock, SystemClock
 from twinledger.config import Settings
+from twinledger.devices.adapter import Adapter
 from twinledger.errors import TwinModelError
 from twinledger.plugins.manager import PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
@@ -42,6 +43,7 @@ class Platform:
     - ``registry`` — twins, events, history (:class:`~twinledger.registry.TwinRegistry`)
     - ``bus`` — committed events to subscribers (:class:`~twinledger.bus.EventBus`)
     - ``plugins`` — the plugin manager (names, versions, failures)
+    - ``adapters`` — ``(plugin, adapter)`` pairs of the started protocol adapters
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Platform:
         self._registry: TwinRegistry | None = None
         self._bus: EventBus | None = None
         self.services: list[tuple[str, Service]] = []
+        self.adapters: list[tuple[str, Adapter]] = []
         self.started = asyncio.Event()
 
     @property
@@ -125,6 +128,8 @@ class Platform:
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
         await self._bus.start()
+        for plugin, adapter in await self._start_services("twinledger_register_adapters"):
+            self.adapters.append((plugin, adapter))
         await self._start_services("twinledger_register_services")
         if self.with_simulators:
             await self._start_services("twinledger_register_simulators")
@@ -150,7 +155,9 @@ class Platform:
             self.catalog.add_path(path)
         self.catalog.check_references()
 
-    async def _start_services(self, hook: str) -> None:
+    async def _start_services(self, hook: str) -> list[tuple[str, Any]]:
+        """Start what ``hook`` returns; the started ones are stopped (in reverse) at stop."""
+        started = []
         for plugin, service in self.plugins.collect(hook, platform=self):
             name = getattr(service, "name", type(service).__name__)
             try:
@@ -159,6 +166,8 @@ class Platform:
                 self.plugins.record_failure(plugin, f"{hook} → {name}.start", exc)
                 continue
             self.services.append((plugin, service))
+            started.append((plugin, service))
+        return started
 
     async def stop(self) -> None:
         for plugin, service in reversed(self.services):
@@ -167,6 +176,7 @@ class Platform:
             except Exception as exc:
                 self.plugins.record_failure(plugin, f"{getattr(service, 'name', service)}.stop", exc)
         self.services.clear()
+        self.adapters.clear()
         if self._registry is not None and self.with_services:
             await self.plugins.call_async("twinledger_on_shutdown", platform=self)
         if self._bus is not None:

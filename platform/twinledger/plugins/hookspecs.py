@@ -42,6 +42,7 @@ import pluggy
 if TYPE_CHECKING:
     from twinledger.app import Platform
     from twinledger.bus.subscriber import Subscriber
+    from twinledger.devices.adapter import Adapter
     from twinledger.services import Service
 
 PROJECT = "twinledger"
@@ -120,6 +121,26 @@ def twinledger_register_subscribers(platform: Platform) -> list[Subscriber]:
         @hookimpl
         def twinledger_register_subscribers(platform):
             return [Subscriber("aqua.audit", audit, filter=lambda e: e.namespace == "aqua")]
+    """
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+
+@hookspec
+def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
+    """Protocol adapters (see :class:`twinledger.devices.Adapter`): they ingest device messages as
+    signals and deliver commands (desired properties) to the devices they own.
+
+    Called once at start, after subscribers and before services. Returns a list of adapters; the
+    platform starts each (one that fails to start is logged with the plugin's name and left out),
+    asks them in load order to deliver commands, and reports their ``health()``.
+
+    Example::
+
+        @hookimpl
+        def twinledger_register_adapters(platform):
+            return [MqttAdapter(platform, platform.settings.mqtt)]
     """
 
 
