@@ -7,12 +7,15 @@ import time
 
 from twinledger.bench.context import BenchContext
 from twinledger.bench.scenarios import Metrics, Scenario
+from twinledger.bench.scenarios.baseline_protocols import coap_requests_per_s, opcua_notifications_per_s
 
 BATCH = 1000
 
 
 async def run(ctx: BenchContext) -> Metrics:
-    metrics = {"baseline_sqlite_rows_per_s": _sqlite_rows_per_s(ctx)}
+    metrics: Metrics = {"baseline_sqlite_rows_per_s": _sqlite_rows_per_s(ctx)}
+    metrics.update(await coap_requests_per_s(ctx, ctx.duration))
+    metrics.update(await opcua_notifications_per_s(ctx, ctx.duration))
     return metrics
 
 
@@ -27,7 +30,7 @@ def _sqlite_rows_per_s(ctx: BenchContext) -> float:
         " value TEXT, source TEXT, device_ts_us INTEGER, ingest_ts_us INTEGER, UNIQUE (thing_id, revision))"
     )
     seq = 0
-    duration = min(ctx.duration, 10.0)
+    duration = min(ctx.duration, 10.0) / 3
     start = time.perf_counter()
     while (elapsed := time.perf_counter() - start) < duration:
         rows = [
@@ -48,10 +51,15 @@ def _sqlite_rows_per_s(ctx: BenchContext) -> float:
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", rows)
         conn.execute("COMMIT")
-        ctx.progress(elapsed / duration, f"sqlite: {seq:,} rows")
+        ctx.progress(0.2 * elapsed / duration, f"sqlite: {seq:,} rows")
     rate = seq / (time.perf_counter() - start)
     conn.close()
     return round(rate)
 
 
-SCENARIO = Scenario("baseline", "this machine's ceilings: bare SQLite batched inserts", run, default_duration=5.0)
+SCENARIO = Scenario(
+    "baseline",
+    "this machine's ceilings: bare SQLite batched inserts, bare aiocoap server, bare asyncua subscription",
+    run,
+    default_duration=5.0,
+)
