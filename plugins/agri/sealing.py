@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -135,7 +135,6 @@ class SealedRecord:
     policy: str
     event: AnyEvent  # the public part, parsed (it is a valid EPCIS event on its own)
     internal_digest: str | None = None
-    _json: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
