@@ -29,6 +29,7 @@ __all__ = [
     "TEMPERATURE",
     "EventRef",
     "Sample",
+    "on_intervals",
     "pairs",
     "samples",
     "value_set_by",
@@ -137,3 +138,19 @@ def samples(
 def pairs(series: Sequence[Sample]) -> list[tuple[float, float]]:
     """``(timestamp, value)`` pairs, the form :mod:`.analytics` takes."""
     return [(s.ts, float(s.value)) for s in series]
+
+
+def on_intervals(states: Sequence[Sample], *, end: float) -> list[tuple[float, float]]:
+    """The ``[from, to)`` intervals during which a boolean state (e.g. the aerator's reported
+    ``on``) was true; one still true at the last sample lasts until ``end``."""
+    out: list[tuple[float, float]] = []
+    since: float | None = None
+    for s in states:
+        if s.value and since is None:
+            since = s.ts
+        elif not s.value and since is not None:
+            out.append((since, s.ts))
+            since = None
+    if since is not None and end > since:
+        out.append((since, end))
+    return out

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from twinledger import TwinEvent
-from twinledger_plugins.aqua.series import AERATOR_REPORTED, OXYGEN, EventRef, pairs, samples, value_set_by
+from twinledger_plugins.aqua.series import (
+    AERATOR_REPORTED,
+    OXYGEN,
+    EventRef,
+    on_intervals,
+    pairs,
+    samples,
+    value_set_by,
+)
 
 POND = "org.farm-a:pond-1"
 
@@ -71,3 +79,16 @@ def test_event_refs_round_trip() -> None:
     for bad in ("a:b", "a:b@x", "@3", "a:b@-1"):
         with pytest.raises(ValueError, match="Not an event reference"):
             EventRef.parse(bad)
+
+
+def test_aerator_runs_as_intervals() -> None:
+    states = [
+        event(1, "/features/aerator/properties", {"on": False}, ts=10),
+        event(2, "/features/aerator/properties", {"on": True}, ts=20),
+        event(3, "/features/aerator/properties", {"on": True}, ts=25),
+        event(4, "/features/aerator/properties", {"on": False}, ts=40),
+        event(5, "/features/aerator/properties", {"on": True}, ts=50),
+    ]
+    runs = on_intervals(samples(states, AERATOR_REPORTED, kind="boolean"), end=70.0)
+    assert runs == [(20.0, 40.0), (50.0, 70.0)]
+    assert on_intervals([], end=1.0) == []
