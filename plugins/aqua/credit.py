@@ -212,17 +212,18 @@ def _water_quality(
 
 
 def _production(pond_events: Mapping[str, Sequence[TwinEvent]], start: float, end: float) -> list[Figure]:
-    found: dict[str, list[tuple[ProductionRecord, EventRef]]] = {"stocking": [], "feeding": [], "harvest": []}
-    seen: set[str] = set()
-    for _, events in sorted(pond_events.items()):
-        for s in samples(events, PRODUCTION_RECORD, kind="object"):
+    latest: dict[tuple[str, str], tuple[ProductionRecord, EventRef]] = {}
+    for pond, events in sorted(pond_events.items()):
+        for s in samples(events, PRODUCTION_RECORD, kind="object", clock="ingest"):
             try:
                 record = ProductionRecord.model_validate(s.value)
             except ValidationError:
                 continue  # the twin type admits what this model refuses only for foreign records
-            if start <= record.ts < end and record.id not in seen:  # a record re-put keeps its first event
-                seen.add(record.id)
-                found[record.kind].append((record, s.ref))
+            latest[(pond, record.id)] = (record, s.ref)  # a record put again with the same id corrects it
+    found: dict[str, list[tuple[ProductionRecord, EventRef]]] = {"stocking": [], "feeding": [], "harvest": []}
+    for record, ref in latest.values():
+        if start <= record.ts < end:
+            found[record.kind].append((record, ref))
 
     def refs(kind: str) -> tuple[str, ...]:
         return tuple(str(r) for r in sorted(ref for _, ref in found[kind]))

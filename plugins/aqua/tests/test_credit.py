@@ -159,6 +159,28 @@ def test_tampering_with_a_cited_event_or_record_fails_verification(farm: dict[st
     assert f"cited event {victim.thing_id}@{victim.revision} is missing" in verify_report(report, dropped, incidents)
 
 
+def test_a_corrected_production_record_replaces_the_first() -> None:
+    history = History("org.farm-a:pond-9")
+    history.production(
+        START + 60, {"id": "h", "kind": "harvest", "at": "2023-11-16T00:00:00Z", "count": 10, "weightKg": 9.0}
+    )
+    fix = history.production(
+        START + 120, {"id": "h", "kind": "harvest", "at": "2023-11-16T00:00:00Z", "count": 10, "weightKg": 12.0}
+    )
+    report = credit_report(
+        report_id="r",
+        issuer="i",
+        farm="f:f",
+        pond_events={history.pond: history.events},
+        incidents=[],
+        start=START,
+        end=END,
+        generated_at=END,
+    )
+    assert report.figure("production.harvested_kg").value == 12.0
+    assert report.figure("production.harvested_kg").events == (f"{fix.thing_id}@{fix.revision}",)
+
+
 def test_an_empty_period_gives_no_figures_rather_than_wrong_ones() -> None:
     report = credit_report(
         report_id="r",
