@@ -40,7 +40,7 @@ class LiveFeed:
         self.seq = 0  # the newest event seen
         self.received = 0  # events received since start
         self.started_at = time.time()  # by the platform's clock once started
-        self.closed = False
+        self.running = False  # following the bus (between start and stop)
         self._bus: EventBus | None = None
 
     # -- feeding ----------------------------------------------------------------------------
@@ -55,7 +55,7 @@ class LiveFeed:
         sub = Subscriber(SUBSCRIBER_NAME, self._on_events, durable=False, batch_size=1000)
         await bus.subscribe(sub, plugin="twinledger.dashboards", after_seq=self.seq)
         self._bus = bus
-        self.closed = False
+        self.running = True
         log.info("dashboards_feed_started", backlog=len(backlog), seq=self.seq)
 
     async def stop(self) -> None:
@@ -84,14 +84,14 @@ class LiveFeed:
 
     def close(self) -> None:
         """Stop the waiting connections (the platform is stopping)."""
-        self.closed = True
+        self.running = False
         self._wake()
 
     # -- reading ----------------------------------------------------------------------------
 
     async def wait_after(self, seq: int, within: float) -> int:
         """The newest seq once it is beyond ``seq``, or after ``within`` seconds, or at close."""
-        if self.seq > seq or self.closed:
+        if self.seq > seq or not self.running:
             return self.seq
         tick = self._tick
         try:

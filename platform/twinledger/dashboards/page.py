@@ -7,7 +7,10 @@ under the plugin's name. The plugin never touches the Dash application itself.
 Pages that should follow twin changes take :func:`live_input` as an input: it fires within a
 second of any committed change (pushed over Dash's websocket, never polled), with
 ``{"seq": <newest event seq>, "changed": [thing ids changed since the last push], "complete":
-<False when more twins changed than listed>}``.
+<False when more twins changed than listed>}``. Treat ``changed`` as a hint and compare with what
+the page shows (e.g. the twin's revision, from ``platform.registry.cached(...)``, memory only): when
+the next push arrives before a callback's answer, the browser keeps only the newer call, whose
+list may not name the twin again.
 
 This module does not import Dash, so ``import twinledger`` stays light; the dependency objects
 (``dash.Input``...) come from Dash itself.

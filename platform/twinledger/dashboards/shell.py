@@ -128,9 +128,12 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
         if ws is None:  # only over Dash's websocket can the server push
             log.warning("dashboards_live_without_websocket")
             raise PreventUpdate
+        if not feed.running:
+            set_props(STATUS, {"children": "not live: the dashboards do not follow the platform (not started)"})
+            return
         seen = int((data or {}).get("seq") or 0)
         first = True
-        while not ws.is_shutdown and not feed.closed:
+        while not ws.is_shutdown and feed.running:
             seq = feed.seq if first else await feed.wait_after(seen, WAIT)
             if seq == seen and not first:
                 continue

@@ -111,6 +111,7 @@ async def test_events_page_streams_and_filters_events(
     try:
         page = browser_page.page
         await page.goto(served.url("/events"))
+        await expect(page).to_have_title("Live events · twinledger")
         rows = page.locator("#tl-events-rows tbody tr")
         await expect(rows.filter(has_text="sim:org.lake:pond-7").first).to_be_visible()
 

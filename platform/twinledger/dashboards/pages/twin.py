@@ -21,7 +21,7 @@ from twinledger.dashboards.history import Series, numeric_paths, series
 from twinledger.dashboards.page import DashPage, PageCallback, live_input
 from twinledger.registry.twin import Twin
 
-TWIN_ID, LIVE_STATE = "tl-twin-id", "tl-twin-live"
+TWIN_ID, LIVE_STATE, SHOWN_REVISION = "tl-twin-id", "tl-twin-live", "tl-twin-shown-revision"
 PROPS, RANGE, CHART, NOTE, META = (
     "tl-twin-props",
     "tl-twin-range",
@@ -53,6 +53,7 @@ def page(ctx: PageContext) -> DashPage:
         return html.Div(
             [
                 dcc.Store(id=TWIN_ID, data=id),
+                dcc.Store(id=SHOWN_REVISION, data=twin.revision),
                 html.Div(_state(ctx, twin), id=LIVE_STATE),
                 card(
                     "History",
@@ -90,13 +91,20 @@ def page(ctx: PageContext) -> DashPage:
             ]
         )
 
-    async def follow_state(live: dict[str, Any] | None, thing_id: str | None) -> Any:
-        if not live or not thing_id or not _concerns(live, thing_id):
+    async def follow_state(live: dict[str, Any] | None, thing_id: str | None, shown: int | None) -> tuple[Any, Any]:
+        # Compare with what is shown rather than trust this push's list of changed twins: the
+        # browser drops a callback's answer when the next push arrives before it (Dash keeps the
+        # newest call only), and the next push may not list this twin.
+        if not live or not thing_id:
             raise PreventUpdate
         twin = platform.registry.cached(thing_id)
         if twin is None:
-            return empty_state(f"The twin {thing_id!r} was deleted.", "Its history stays in the event log.")
-        return _state(ctx, twin)
+            if shown == -1:
+                raise PreventUpdate
+            return empty_state(f"The twin {thing_id!r} was deleted.", "Its history stays in the event log."), -1
+        if twin.revision == shown:
+            raise PreventUpdate
+        return _state(ctx, twin), twin.revision
 
     async def chart(paths: list[str] | None, window: str | None, thing_id: str | None) -> tuple[Any, Any, Any]:
         if not thing_id:
@@ -123,7 +131,7 @@ def page(ctx: PageContext) -> DashPage:
         return _figure(ctx, doc, found, since=platform.clock.now() - seconds), note, meta
 
     async def extend_chart(live: dict[str, Any] | None, meta: dict[str, Any] | None) -> tuple[Any, Any]:
-        if not live or not meta or not _concerns(live, meta["id"]):
+        if not live or not meta:
             raise PreventUpdate
         thing_id = meta["id"]
         new = ctx.feed.recent(after_seq=meta["seq"], match=lambda e: e.thing_id == thing_id)
@@ -147,9 +155,9 @@ def page(ctx: PageContext) -> DashPage:
         callbacks=[
             PageCallback(
                 follow_state,
-                outputs=[Output(LIVE_STATE, "children")],
+                outputs=[Output(LIVE_STATE, "children"), Output(SHOWN_REVISION, "data")],
                 inputs=[live_input()],
-                state=[State(TWIN_ID, "data")],
+                state=[State(TWIN_ID, "data"), State(SHOWN_REVISION, "data")],
                 prevent_initial_call=True,
             ),
             PageCallback(
@@ -167,10 +175,6 @@ def page(ctx: PageContext) -> DashPage:
             ),
         ],
     )
-
-
-def _concerns(live: dict[str, Any], thing_id: str) -> bool:
-    return not live.get("complete", True) or thing_id in (live.get("changed") or [])
 
 
 def _chartable(ctx: PageContext, twin: Twin) -> list[str]:

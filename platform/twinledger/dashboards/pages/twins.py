@@ -80,22 +80,24 @@ def page(ctx: PageContext) -> DashPage:
             raise PreventUpdate
         rows: list[dict[str, Any]] = shown["rows"]
         flt = TwinFilter(*shown["filter"])
-        listed = {r["id"]: i for i, r in enumerate(rows)}
-        changed: list[str] = live.get("changed") or []
-        if not live.get("complete", True):  # too many changes to list: refresh every listed twin
-            changed = list(dict.fromkeys([*changed, *listed]))
-        touched, new = False, 0
-        for thing_id in changed:
-            twin = platform.registry.cached(thing_id)
-            if thing_id in listed:
-                if twin is None:
-                    rows[listed[thing_id]]["deleted"] = True
-                else:
-                    rows[listed[thing_id]] = _row(twin)
+        listed = {r["id"] for r in rows}
+        touched = False
+        # Every listed row against memory (at most LIMIT lookups), not only this push's changed
+        # twins: the browser drops an answer that the next push overtakes.
+        for i, row in enumerate(rows):
+            twin = platform.registry.cached(row["id"])
+            if twin is None:
+                if row["id"] in (live.get("changed") or []) and not row.get("deleted"):
+                    rows[i] = {**row, "deleted": True}
+                    touched = True
+            elif twin.revision != row["revision"]:
+                rows[i] = _row(twin)
                 touched = True
-            elif twin is not None and twin.revision == 1 and flt.matches(twin):
+        new = shown.get("new", 0)
+        for thing_id in live.get("changed") or []:
+            twin = platform.registry.cached(thing_id) if thing_id not in listed else None
+            if twin is not None and twin.revision == 1 and flt.matches(twin):
                 new += 1  # created since the search: offer to search again rather than query per change
-        new += shown.get("new", 0)
         if not touched and new == shown.get("new", 0):
             raise PreventUpdate
         shown["new"] = new
