@@ -120,8 +120,10 @@ async def open_dashboards(
     """``served = await open_dashboards(plugins=[...])``: a seeded platform, its dashboards, served."""
     started: list[Dashboards] = []
 
-    async def _open(plugins: Iterable[object] = (), *, api: FastAPI | None = None) -> Served:
-        platform = await make_platform(plugins, settings=tl_settings)
+    async def _open(
+        plugins: Iterable[object] = (), *, api: FastAPI | None = None, settings: Settings | None = None
+    ) -> Served:
+        platform = await make_platform(plugins, settings=settings or tl_settings)
         await seed(platform)
         app = api or FastAPI()
         dashboards = attach_dashboards(platform, app)

@@ -6,10 +6,15 @@ from __future__ import annotations
 import re
 
 import httpx
+import orjson
+import pytest
+import websockets
 from fastapi import FastAPI
+from websockets.typing import Origin
 
 from tests.dashboards.conftest import OpenDashboards
 from tests.dashboards.plugins import BrokenHookPlugin, ClashingPlugin, FarmPlugin
+from twinledger.config import HttpSettings, Settings
 from twinledger.dashboards.attach import HOOK
 
 
@@ -77,3 +82,18 @@ async def test_unknown_paths_stay_404_and_the_pages_load_only_local_resources(
     # the API's own routes still win over the dashboards', whatever the registration order
     async with httpx.AsyncClient(base_url=served.base_url) as http:
         assert (await http.get("/api/2/late")).json() == {"late": True}
+
+
+async def test_the_push_websocket_accepts_the_page_origin_and_the_public_address_only(
+    open_dashboards: OpenDashboards, tl_settings: Settings
+) -> None:
+    public = tl_settings.model_copy(update={"http": HttpSettings(public_url="https://plant.example:8443/ops")})
+    served = await open_dashboards(settings=public)
+    url = served.base_url.replace("http://", "ws://") + "/dash/_dash-ws-callback"
+    for origin in (served.base_url, "https://plant.example:8443"):
+        async with websockets.connect(url, origin=Origin(origin)) as ws:
+            await ws.send('{"type": "heartbeat"}')
+            assert orjson.loads(await ws.recv()) == {"type": "heartbeat_ack"}
+    with pytest.raises(websockets.InvalidStatus) as refused:  # Dash closes it before accepting
+        await websockets.connect(url, origin=Origin("https://elsewhere.example"))
+    assert refused.value.response.status_code == 403

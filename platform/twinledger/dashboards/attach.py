@@ -15,6 +15,7 @@ The pages are the core's (:mod:`twinledger.dashboards.pages`) and those plugins 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import structlog
 from dash import Dash
@@ -76,7 +77,8 @@ def attach_dashboards(platform: Platform, app: FastAPI, *, prefix: str = DEFAULT
     ``prefix`` are left alone: an unknown ``/api/...`` or ``/ws/...`` path stays a 404.
     """
     feed = LiveFeed()
-    dash_app = build_dash(app, prefix=prefix)
+    public = platform.settings.http.public_url
+    dash_app = build_dash(app, prefix=prefix, allowed_origins=[_origin(public)] if public else None)
     pc = PageContext(platform, feed, Units(platform.catalog), relative=lambda route: _relative(dash_app, route))
     site = Site()
     site.claim_outputs("the dashboards' frame", shell.OUTPUTS)
@@ -98,6 +100,12 @@ def _output_keys(page: DashPage) -> list[OutputKey]:
             if not getattr(output, "allow_duplicate", False):
                 keys.append((str(output.component_id_str()), str(output.component_property)))
     return keys
+
+
+def _origin(url: str) -> str:
+    """``https://plant.example:8443/base`` → ``https://plant.example:8443`` (a browser's Origin)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _relative(dash_app: Dash, route: str) -> str:

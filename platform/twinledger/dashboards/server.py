@@ -51,11 +51,15 @@ class PrefixedFastAPIBackend(FastAPIDashServer):
         """Dash's own catch-all (added at server start for every path) is replaced by the one above."""
 
 
-def build_dash(server: FastAPI, *, prefix: str, title: str = "twinledger") -> Dash:
+def build_dash(
+    server: FastAPI, *, prefix: str, title: str = "twinledger", allowed_origins: list[str] | None = None
+) -> Dash:
     """A Dash app whose routes live on ``server`` under ``prefix`` (e.g. ``/dash/``).
 
     Must run before the server starts (Dash adds a middleware). Callbacks run over Dash's
     websocket (one connection per browser, shared by its tabs), so the server can push changes.
+    Dash accepts the websocket from the page's own origin, and from ``allowed_origins`` (the
+    public address, when a proxy in front changes the host).
     """
     if not (prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 1):
         raise ValueError(f"the dashboards' prefix must start and end with '/' and not be '/', not {prefix!r}")
@@ -69,6 +73,7 @@ def build_dash(server: FastAPI, *, prefix: str, title: str = "twinledger") -> Da
         "websocket_callbacks": True,
         # An operator's wall screen may sit idle for hours and must stay live: no inactivity cut.
         "websocket_inactivity_timeout": 0,
+        "websocket_allowed_origins": allowed_origins or [],
         "title": title,
         "update_title": None,
         "add_log_handler": False,
