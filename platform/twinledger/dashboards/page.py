@@ -46,7 +46,8 @@ class PageCallback:
     ``function`` receives the values of ``inputs`` then ``state``, in order, and returns one value
     per output (a single value when there is one output). It may be ``async def`` (it then runs on
     the platform's event loop and may await ``platform.registry``...) or a plain function (it then
-    runs in a worker thread, so it may block). If it raises, the page shows an error panel naming
+    runs in a worker thread, so it may block, but must not call the platform's ``async`` methods;
+    memory reads such as ``platform.registry.cached(...)`` are fine). If it raises, the page shows an error panel naming
     the plugin and the cause; the outputs keep their values and the other pages are not affected.
     Raise ``dash.exceptions.PreventUpdate`` to leave the outputs unchanged without an error.
 

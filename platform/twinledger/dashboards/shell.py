@@ -65,10 +65,10 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
 
     @dash_app.callback(Output(PAGE, "children"), Output(NAV, "children"), Input(URL, "pathname"), Input(URL, "search"))
     async def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
-        route = "/" + (dash_app.strip_relative_path(pathname or "/") or "")
-        mounted = site.resolve(route)
+        wanted = "/" + (dash_app.strip_relative_path(pathname or "/") or "")
+        mounted = site.resolve(wanted)
         query = dict(parse_qsl((search or "").lstrip("?")))
-        content = await render(mounted, query) if mounted is not None else _not_found(site, pc, route)
+        content = await render(mounted, query) if mounted is not None else _not_found(site, pc, wanted)
         return content, nav(site, pc, mounted.route if mounted else None)
 
     async def render(mounted: MountedPage, query: dict[str, str]) -> Any:

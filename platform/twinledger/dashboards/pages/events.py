@@ -14,7 +14,7 @@ from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.page import LIVE_STORE_ID, DashPage, PageCallback, live_input
 from twinledger.registry.events import TwinEvent
 
-SHOWN = 200
+SHOWN = 100  # rows re-sent at each push (at most four a second): enough to read, light to send
 THING, NS, PATH, SOURCE, PAUSE = (
     "tl-events-thing",
     "tl-events-ns",
