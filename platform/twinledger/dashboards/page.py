@@ -78,7 +78,8 @@ class DashPage:
       URL's query parameters as keyword arguments (``def layout(**query)``); it may be
       ``async def``. Component ids must be unique across the application: prefix them with the
       plugin's name (``"aqua-ponds-table"``).
-    - ``callbacks``: the page's :class:`PageCallback` objects.
+    - ``callbacks``: the page's :class:`PageCallback` objects (not ``@dash.callback``: Dash keeps
+      those in a process-wide list that the first Dash app to serve a request takes).
     - ``description``: one line under the heading.
     - ``nav``: False for pages reached only through links (a detail page).
     - ``order``: position within the plugin's group in the navigation (then by title).
