@@ -11,6 +11,7 @@ from twinledger.app import Platform
 from twinledger.bus import Subscriber
 from twinledger.clock import Clock, ManualClock, SystemClock
 from twinledger.config import Settings, load_settings
+from twinledger.dashboards.page import DashPage, PageCallback, live_input
 from twinledger.errors import (
     ConfigError,
     PayloadInvalid,
@@ -36,9 +37,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Clock",
     "ConfigError",
+    "DashPage",
     "DeadLetter",
     "ManualClock",
     "Outcome",
+    "PageCallback",
     "PayloadInvalid",
     "Platform",
     "PluginError",
@@ -61,5 +64,6 @@ __all__ = [
     "TwinledgerError",
     "ValidationFailed",
     "hookimpl",
+    "live_input",
     "load_settings",
 ]

@@ -42,6 +42,7 @@ import pluggy
 if TYPE_CHECKING:
     from twinledger.app import Platform
     from twinledger.bus.subscriber import Subscriber
+    from twinledger.dashboards.page import DashPage
     from twinledger.devices.adapter import Adapter
     from twinledger.services import Service
 
@@ -179,4 +180,47 @@ def twinledger_register_simulators(platform: Platform) -> list[Service]:
         @hookimpl
         def twinledger_register_simulators(platform):
             return [PondSimulator(endpoint="opc.tcp://127.0.0.1:4841/farm-1", ponds=3)]
+    """
+
+
+# -- dashboards ---------------------------------------------------------------------------------
+
+
+@hookspec
+def twinledger_register_dash_pages(platform: Platform) -> list[DashPage]:
+    """Pages this plugin adds to the operator dashboards (see :class:`twinledger.DashPage`).
+
+    Called once, when the dashboards are attached to the platform's HTTP server (after
+    ``on_startup``); not at all when no HTTP server runs. Returns a list of pages: each is served
+    at ``/dash/<plugin>/<path>`` and listed in the navigation under the plugin's name. A page's
+    layout function is called at every visit (with the URL's query parameters); its callbacks run
+    on the platform's event loop (``async def``) or in a worker thread (plain functions); take
+    ``twinledger.live_input()`` as an input to follow twin changes live.
+
+    Errors are isolated: if the hook raises, the plugin's pages are missing and the navigation
+    says why; a malformed page, or one whose path another page has, or whose callbacks Dash
+    refuses (an output already used elsewhere), is left out with the reason; a layout or callback
+    that raises shows an error panel on that page only, naming the plugin, and the other pages
+    keep working.
+
+    Example::
+
+        from dash import Input, Output, html
+        from twinledger import DashPage, PageCallback, live_input
+
+        @hookimpl
+        def twinledger_register_dash_pages(platform):
+            def oxygen(_live):
+                twin = platform.registry.cached("org.farm:pond-1")
+                return f"{twin.reported('oxygen', 'value')} mg/L" if twin else "no data yet"
+
+            return [
+                DashPage(
+                    path="/ponds",
+                    title="Ponds",
+                    layout=html.Div(id="aqua-oxygen"),
+                    callbacks=[PageCallback(oxygen, outputs=[Output("aqua-oxygen", "children")],
+                                            inputs=[live_input()])],
+                )
+            ]
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import asyncpg
@@ -30,7 +31,10 @@ def unavailable_reason() -> str | None:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        # In a thread with its own loop: this is first called from async fixtures, inside the
+        # test's running loop, where asyncio.run() refuses to start (and PostgreSQL was skipped).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, probe()).result()
     except Exception as exc:
         return (
             f"PostgreSQL is not reachable at {make_url(server_url()).render_as_string()} ({exc!r}); "

@@ -6,6 +6,8 @@
 - ``tl_settings``: settings for a fresh data directory and that database.
 - ``make_platform``: starts platforms (``await make_platform(plugins=[my_plugin])``) and stops
   them at the end of the test.
+- ``serve_http`` / ``browser_page``: an ASGI app on loopback, and headless Chromium that may only
+  reach loopback (see :mod:`twinledger.testing.browser`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from twinledger.clock import Clock
 from twinledger.config import Settings, load_settings
 from twinledger.plugins.manager import PluginManager
 from twinledger.testing import postgres
+from twinledger.testing.browser import browser_page, serve_http  # noqa: F401 - fixtures offered here
 
 BACKENDS = ("sqlite", "postgres")
 

@@ -1,0 +1,150 @@
+"""Putting the dashboards on the platform's HTTP server.
+
+::
+
+    app = FastAPI()                       # the partner API's server, its routes registered
+    dashboards = attach_dashboards(platform, app)   # before the server starts
+    await dashboards.start()              # once the platform is started
+    ...                                   # serve app (uvicorn) on the platform's event loop
+    await dashboards.stop()
+
+The pages are the core's (:mod:`twinledger.dashboards.pages`) and those plugins return from
+``twinledger_register_dash_pages``, collected once here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import structlog
+from dash import Dash
+from fastapi import FastAPI
+
+from twinledger.dashboards import guard, shell
+from twinledger.dashboards.context import PageContext
+from twinledger.dashboards.feed import LiveFeed
+from twinledger.dashboards.page import DashPage
+from twinledger.dashboards.pages import core_pages
+from twinledger.dashboards.server import build_dash
+from twinledger.dashboards.site import CORE, OutputKey, Site
+from twinledger.dashboards.units import Units
+
+if TYPE_CHECKING:
+    from twinledger.app import Platform
+
+log = structlog.get_logger("twinledger.dashboards")
+
+HOOK = "twinledger_register_dash_pages"
+DEFAULT_PREFIX = "/dash/"
+
+
+class Dashboards:
+    """The operator dashboards on one HTTP server; a :class:`twinledger.Service` (start/stop)."""
+
+    name = "dashboards"
+
+    def __init__(self, platform: Platform, dash_app: Dash, site: Site, feed: LiveFeed, prefix: str) -> None:
+        self.platform = platform
+        self.dash_app = dash_app
+        self.site = site
+        self.feed = feed
+        self.prefix = prefix
+
+    async def start(self) -> None:
+        """Follow the platform's events (the platform must be started)."""
+        await self.feed.start(self.platform.registry, self.platform.bus)
+
+    async def stop(self) -> None:
+        """Leave the event bus and end the browsers' live loops."""
+        await self.feed.stop()
+
+    def url(self, base_url: str) -> str:
+        """The dashboards' address on a server reached at ``base_url`` (``http://host:8080``)."""
+        return base_url.rstrip("/") + self.prefix
+
+    def routes(self) -> list[str]:
+        """Every page's URL path, core pages first (for banners, tests and sitemaps)."""
+        return [_relative(self.dash_app, m.route) for _, _, pages, _ in self.site.groups() for m in pages]
+
+
+def attach_dashboards(platform: Platform, app: FastAPI, *, prefix: str = DEFAULT_PREFIX) -> Dashboards:
+    """Serve the operator dashboards from ``app`` at ``prefix`` and collect the plugins' pages.
+
+    Call it once, before ``app`` starts serving (Dash adds a middleware and routes), then
+    ``await dashboards.start()`` after the platform started. ``app`` must be served on the
+    platform's event loop: the pages await the registry and the live feed directly. Paths outside
+    ``prefix`` are left alone: an unknown ``/api/...`` or ``/ws/...`` path stays a 404.
+    """
+    feed = LiveFeed()
+    public = platform.settings.http.public_url
+    dash_app = build_dash(app, prefix=prefix, allowed_origins=[_origin(public)] if public else None)
+    pc = PageContext(platform, feed, Units(platform.catalog), relative=lambda route: _relative(dash_app, route))
+    site = Site()
+    site.claim_outputs("the dashboards' frame", shell.OUTPUTS)
+    for page in core_pages(pc):
+        _mount(dash_app, site, CORE, page)
+    _mount_plugin_pages(platform, dash_app, site)
+    dash_app.layout = lambda: shell.layout(pc)
+    shell.register(dash_app, site, pc)
+    dashboards = Dashboards(platform, dash_app, site, feed, prefix)
+    log.info("dashboards_attached", prefix=prefix, pages=dashboards.routes(), problems=len(site.problems))
+    return dashboards
+
+
+def _output_keys(page: DashPage) -> list[OutputKey]:
+    """The outputs a page's callbacks write alone (``allow_duplicate`` ones may be shared)."""
+    keys: list[OutputKey] = []
+    for cb in page.callbacks:
+        for output in cb.outputs:
+            if not getattr(output, "allow_duplicate", False):
+                keys.append((str(output.component_id_str()), str(output.component_property)))
+    return keys
+
+
+def _origin(url: str) -> str:
+    """``https://plant.example:8443/base`` → ``https://plant.example:8443`` (a browser's Origin)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _relative(dash_app: Dash, route: str) -> str:
+    """A route ("/events") as a URL path below the dashboards' prefix ("/dash/events")."""
+    return str(dash_app.get_relative_path(route))  # type: ignore[no-untyped-call]
+
+
+def _mount_plugin_pages(platform: Platform, dash_app: Dash, site: Site) -> None:
+    failures = len(platform.plugins.failures)
+    pages = platform.plugins.collect(HOOK, platform=platform)
+    for failure in platform.plugins.failures[failures:]:  # the hook raised or returned no list
+        if failure.hook == HOOK:
+            site.refuse(failure.plugin, f"its pages could not be loaded: {failure.error}")
+    for plugin, page in pages:
+        _mount(dash_app, site, plugin, page, platform=platform)
+
+
+def _mount(dash_app: Dash, site: Site, plugin: str, page: object, *, platform: Platform | None = None) -> None:
+    """Mount a page and register its callbacks; a page that cannot be is left out with the reason."""
+    mounted = site.add(plugin, page)
+    if mounted is not None:
+        try:
+            _register_callbacks(dash_app, site, plugin, mounted.page, mounted.route)
+        except Exception as exc:  # a taken output, a malformed dependency, a callback Dash refused
+            site.remove(mounted.route)
+            mounted = site.refuse(plugin, f"page {mounted.page.title!r} left out: {exc}")
+            if platform is not None:
+                platform.plugins.record_failure(plugin, HOOK, exc)
+    if mounted is None:
+        problem = site.problems[-1]
+        log.error("dashboard_page_refused", plugin=plugin, reason=problem.message)
+        if plugin == CORE:
+            raise RuntimeError(f"a core dashboard page was refused: {problem.message}")
+
+
+def _register_callbacks(dash_app: Dash, site: Site, plugin: str, page: DashPage, route: str) -> None:
+    owner = f"the page {page.title!r} of " + ("the core" if plugin == CORE else f"plugin {plugin!r}")
+    conflict = site.claim_outputs(owner, _output_keys(page))
+    if conflict is not None:
+        raise ValueError(conflict)
+    for cb in page.callbacks:
+        guard.register(dash_app, cb, plugin=plugin, route=route)

@@ -1,0 +1,29 @@
+"""What the core pages share: the platform, the live feed, units and URLs of the dashboards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from twinledger.dashboards.feed import LiveFeed
+from twinledger.dashboards.units import Units
+
+if TYPE_CHECKING:
+    from twinledger.app import Platform
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    platform: Platform
+    feed: LiveFeed
+    units: Units
+    relative: Callable[[str], str]  # a route ("/events") to its URL path ("/dash/events")
+
+    def href(self, route: str, **query: str) -> str:
+        url = self.relative(route)
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def twin_href(self, thing_id: str) -> str:
+        return self.href("/twin", id=thing_id)

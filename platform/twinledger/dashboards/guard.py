@@ -1,0 +1,78 @@
+"""Page callbacks registered on the Dash app so that one that raises harms only its own page.
+
+Every page callback (the core's and the plugins') runs inside :func:`guarded`: a callback that
+raises leaves its outputs as they were, shows an error panel at the top of its page naming the
+plugin, the callback and the cause, and is logged with the traceback. Plain functions run in a
+worker thread, ``async def`` ones on the event loop, so neither blocks the platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from dash import Dash, no_update, set_props
+from dash.exceptions import PreventUpdate
+
+from twinledger.dashboards.components import PAGE_ERROR_BODY, PAGE_ERROR_ID, error_panel
+from twinledger.dashboards.page import PageCallback
+from twinledger.dashboards.site import CORE
+
+log = structlog.get_logger("twinledger.dashboards")
+
+
+def guarded(function: Callable[..., Any], *, plugin: str, route: str, n_outputs: int) -> Callable[..., Awaitable[Any]]:
+    name = getattr(function, "__qualname__", None) or repr(function)
+    is_async = inspect.iscoroutinefunction(function)
+    unchanged: Any = None if n_outputs == 0 else no_update if n_outputs == 1 else [no_update] * n_outputs
+
+    @functools.wraps(function)
+    async def run(*args: Any) -> Any:
+        try:
+            if is_async:
+                return await function(*args)
+            result = await asyncio.to_thread(function, *args)
+            if inspect.isawaitable(result):  # a plain function that returned a coroutine
+                result = await result
+            return result
+        except PreventUpdate:
+            raise
+        except Exception as exc:
+            log.error(
+                "dashboard_callback_failed", plugin=plugin, page=route, callback=name, error=repr(exc), exc_info=exc
+            )
+            show_callback_error(plugin, name, exc)
+            return unchanged
+
+    return run
+
+
+def show_callback_error(plugin: str, callback: str, exc: BaseException) -> None:
+    who = "A callback of this page" if plugin == CORE else f"A callback of the plugin {plugin!r}"
+    at = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    panel = error_panel(
+        f"{who} failed at {at}",
+        f"{callback}: {type(exc).__name__}: {exc}",
+        hint="What it would have changed was left as it was; the rest of the page and the other pages keep "
+        "working. The traceback is in the platform's log (event 'dashboard_callback_failed').",
+    )
+    set_props(PAGE_ERROR_BODY, {"children": panel})
+    set_props(PAGE_ERROR_ID, {"hidden": False})
+
+
+def register(dash_app: Dash, cb: PageCallback, *, plugin: str, route: str) -> None:
+    """Register one page callback on the app; raises if Dash refuses it (e.g. a duplicate output)."""
+    outputs = list(cb.outputs)
+    spec: list[Any] = []
+    if len(outputs) == 1:
+        spec.append(outputs[0])
+    elif outputs:
+        spec.append(outputs)
+    spec += [*cb.inputs, *cb.state]
+    wrapper = guarded(cb.function, plugin=plugin, route=route, n_outputs=len(outputs))
+    dash_app.callback(*spec, prevent_initial_call=cb.prevent_initial_call)(wrapper)
