@@ -7,16 +7,26 @@ This module is the import surface for plugin authors::
 Everything else in the package is internal and may change.
 """
 
+from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, Severity
 from twinledger.app import Platform
 from twinledger.bus import Subscriber
 from twinledger.clock import Clock, ManualClock, SystemClock
+from twinledger.commands import Command, CommandRecord, CommandStatus
 from twinledger.config import Settings, load_settings
 from twinledger.errors import (
+    AlertError,
+    AlertNotFound,
+    AlertStateConflict,
+    CommandError,
+    CommandFailed,
+    CommandTimedOut,
     ConfigError,
+    ContractError,
     PayloadInvalid,
     PluginError,
     PreconditionFailed,
     ResourceNotFound,
+    RuleError,
     StorageError,
     ThingConflict,
     ThingIdInvalid,
@@ -27,25 +37,46 @@ from twinledger.errors import (
     TwinModelError,
     ValidationFailed,
 )
+from twinledger.messages import PartnerMessage
 from twinledger.plugins.hookspecs import hookimpl
 from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
+from twinledger.rules.contracts import Contract, ContractCall
 from twinledger.services import Service
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alert",
+    "AlertChange",
+    "AlertError",
+    "AlertHistoryEntry",
+    "AlertNotFound",
+    "AlertState",
+    "AlertStateConflict",
     "Clock",
+    "Command",
+    "CommandError",
+    "CommandFailed",
+    "CommandRecord",
+    "CommandStatus",
+    "CommandTimedOut",
     "ConfigError",
+    "Contract",
+    "ContractCall",
+    "ContractError",
     "DeadLetter",
     "ManualClock",
     "Outcome",
+    "PartnerMessage",
     "PayloadInvalid",
     "Platform",
     "PluginError",
     "PreconditionFailed",
     "ResourceNotFound",
+    "RuleError",
     "Service",
     "Settings",
+    "Severity",
     "Signal",
     "StorageError",
     "Subscriber",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import uuid
 from functools import cache
@@ -30,7 +31,9 @@ def unavailable_reason() -> str | None:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        # Called from sync fixtures and from async ones (inside a running loop): probe in a thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: asyncio.run(probe())).result()
     except Exception as exc:
         return (
             f"PostgreSQL is not reachable at {make_url(server_url()).render_as_string()} ({exc!r}); "
