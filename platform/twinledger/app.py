@@ -24,11 +24,13 @@ from twinledger.clock import Clock, SystemClock
 from twinledger.commands import CommandDispatcher
 from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
-from twinledger.errors import ContractError, TwinModelError
+from twinledger.errors import ContractError, RuleError, TwinModelError
 from twinledger.messages import MessageHub
 from twinledger.plugins.manager import HookFailure, PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
 from twinledger.rules.contracts import ContractRegistry
+from twinledger.rules.engine import RuleEngine
+from twinledger.rules.loader import load_rules
 from twinledger.services import Service
 from twinledger.storage import Database
 from twinledger.storage.lock import DataDirLock
@@ -52,6 +54,8 @@ class Platform:
       (:class:`~twinledger.alerts.AlertStore`)
     - ``commands`` — send commands (desired properties) and follow them to confirmation
       (:class:`~twinledger.commands.CommandDispatcher`)
+    - ``rules`` — the rules in force, their health and state per twin
+      (:class:`~twinledger.rules.RuleEngine`)
     - ``contracts`` — named deterministic functions plugins registered
       (:class:`~twinledger.rules.contracts.ContractRegistry`)
     - ``messages`` — Ditto Protocol messages to partners, with listeners
@@ -89,6 +93,7 @@ class Platform:
         self.contracts = ContractRegistry(clock=self.clock)
         self._alerts: AlertStore | None = None
         self._commands: CommandDispatcher | None = None
+        self._rules: RuleEngine | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -114,6 +119,12 @@ class Platform:
         if self._commands is None:
             raise RuntimeError("The platform is not started with services: `await platform.start()` first.")
         return self._commands
+
+    @property
+    def rules(self) -> RuleEngine:
+        if self._rules is None:
+            raise RuntimeError("The platform is not started with services: `await platform.start()` first.")
+        return self._rules
 
     def plugin_settings(self, plugin: str) -> dict[str, Any]:
         """The ``[plugin.<name>]`` table of the configuration (empty if absent)."""
@@ -171,6 +182,9 @@ class Platform:
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
+        self._rules = RuleEngine(self, self.db)
+        self._register_rules()
+        await self._rules.start()
         await self._bus.start()
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))
@@ -211,6 +225,17 @@ class Platform:
                 self.contracts.add(contract, plugin=plugin)
             except ContractError as exc:
                 self.plugins.record_failure(plugin, "twinledger_register_contracts", exc)
+
+    def _register_rules(self) -> None:
+        assert self._rules is not None
+        for plugin, rule in self.plugins.collect("twinledger_register_rules", platform=self):
+            try:
+                self._rules.add(rule, plugin=plugin)
+            except RuleError as exc:
+                self.plugins.record_failure(plugin, "twinledger_register_rules", exc)
+        for path in self.settings.rule_files:  # the operator's rules: a broken file stops the start
+            for rule in load_rules(path):
+                self._rules.add(rule)
 
     def _command_timeout(self, thing_id: str, feature: str) -> float:
         answer = self.plugins.first("twinledger_command_timeout", platform=self, thing_id=thing_id, feature=feature)
@@ -270,6 +295,8 @@ class Platform:
             await self.plugins.call_async("twinledger_on_shutdown", platform=self)
         if self._bus is not None:
             await self._bus.stop()
+        if self._rules is not None:
+            await self._rules.stop()
         if self._commands is not None:
             await self._commands.stop()
         if self._background:
@@ -280,7 +307,7 @@ class Platform:
         if self.db is not None:
             await self.db.dispose()
         self._registry = self._bus = self.db = None
-        self._alerts = self._commands = None
+        self._alerts = self._commands = self._rules = None
         self._lock.release()
         self.started.clear()
         log.info("platform_stopped")

@@ -5,7 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from twinledger import Contract, Platform, PluginError, Signal, Subscriber, TwinEvent, hookimpl
+from twinledger import (
+    Contract,
+    Exists,
+    Platform,
+    PluginError,
+    RaiseAlert,
+    Rule,
+    Signal,
+    Subscriber,
+    TwinEvent,
+    hookimpl,
+)
 from twinledger.plugins import hookspecs
 from twinledger.plugins.manager import PluginManager
 from twinledger.testing import eventually
@@ -109,6 +120,10 @@ async def test_a_plugin_raising_in_every_hook_is_reported_and_the_others_keep_wo
 
             return [Subscriber("good.audit", handle, durable=False)]
 
+        @hookimpl
+        def twinledger_register_rules(self) -> list[Rule]:
+            return [Rule("good.flag", when=Exists("/attributes/flag"), actions=[RaiseAlert("flag:{thing_id}", "flag")])]
+
     broken = _raising_everywhere()
     platform = await make_platform([broken, Good()])
     hooks_called = {f.hook for f in platform.plugins.failures if f.plugin == "broken"}
@@ -117,21 +132,23 @@ async def test_a_plugin_raising_in_every_hook_is_reported_and_the_others_keep_wo
         "twinledger_on_startup",
         "twinledger_register_contracts",
         "twinledger_register_subscribers",
+        "twinledger_register_rules",
         "twinledger_register_adapters",
         "twinledger_register_services",
     } <= hooks_called
     assert all("is broken" in f.error for f in platform.plugins.failures)
 
-    await platform.apply(Signal("a:b", "/", {}, op="put"))
+    await platform.apply(Signal("a:b", "/", {"attributes": {"flag": 1}}, op="put"))
     await platform.apply(Signal("a:b", "/features/f/desiredProperties", {"x": 1}, op="merge"))
     await platform.bus.wait_idle()
     assert seen == [1, 2]
+    assert await platform.alerts.find("flag:a:b") is not None  # the good plugin's rule fired
     assert await platform.contracts.call("good.double", {"x": 21}) == 42
     # the command path asked the broken plugin for a timeout, which counts as no answer
     assert "twinledger_command_timeout" in {f.hook for f in platform.plugins.failures}
 
     async def alerted() -> bool:  # failures become alerts in the background
-        return await platform.alerts.count(open_only=True) >= len(hooks_called)
+        return await platform.alerts.count(open_only=True, source_prefix="plugin:broken") >= len(hooks_called)
 
     await eventually(alerted)
     keys = {a.key for a in await platform.alerts.list(limit=1000)}

@@ -283,13 +283,18 @@ class AlertStore:
         open_only: bool = False,
         thing_id: str | None = None,
         severity: Severity | str | None = None,
+        key_prefix: str | None = None,
+        source_prefix: str | None = None,
     ) -> int:
+        """How many alerts match (the filters of :meth:`list`)."""
         q = self._filter(
             select(func.count()).select_from(alerts),
             state=state,
             open_only=open_only,
             thing_id=thing_id,
             severity=severity,
+            key_prefix=key_prefix,
+            source_prefix=source_prefix,
         )
         async with self.db.connect() as conn:
             return int((await conn.execute(q)).scalar_one())

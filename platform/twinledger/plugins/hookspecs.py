@@ -35,13 +35,13 @@ Conventions:
   here is refused at load with the closest hook name (``[plugins] strict = true`` stops the start).
 - The platform object each hook receives is the plugin's whole view of the core:
   ``platform.registry``, ``platform.bus``, ``platform.alerts``, ``platform.commands``,
-  ``platform.contracts``, ``platform.messages``, ``platform.catalog``, ``platform.settings``,
+  ``platform.rules``, ``platform.contracts``, ``platform.messages``, ``platform.catalog``, ``platform.settings``,
   ``platform.clock`` (see :class:`twinledger.Platform`); plugins never import the core's
   storage modules.
 
 Lifecycle order: twin types → storage and registry up → contracts → ``on_startup`` →
-subscribers → bus running → adapters → services (→ simulators in the demo) → (running) →
-services stopped → ``on_shutdown`` → registry down.
+subscribers → rules → bus running → adapters → services (→ simulators in the demo) →
+(running) → services stopped → ``on_shutdown`` → registry down.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from twinledger.bus.subscriber import Subscriber
     from twinledger.devices.adapter import Adapter
     from twinledger.rules.contracts import Contract
+    from twinledger.rules.rule import Rule
     from twinledger.services import Service
 
 PROJECT = "twinledger"
@@ -106,7 +107,8 @@ def twinledger_on_startup(platform: Platform) -> None:
 def twinledger_on_shutdown(platform: Platform) -> None:
     """The platform is stopping; services are already stopped, the registry is still up.
 
-    May be ``async def``. Returns None. Errors are logged and do not stop the shutdown.
+    Called once per stop, before the bus and the registry stop. May be ``async def``. Returns
+    None. Errors are logged with the plugin's name and do not stop the shutdown.
 
     Example::
 
@@ -148,7 +150,9 @@ def twinledger_register_subscribers(platform: Platform) -> list[Subscriber]:
 
     Called once at start, after ``on_startup``. Returns a list of subscribers; each gets events
     in ``seq`` order, durable ones resume from their checkpoint after a restart. Subscriber
-    names must be unique: prefix them with the plugin's name.
+    names must be unique: prefix them with the plugin's name. An exception in the hook is logged
+    with the plugin's name (none of its subscribers run); a handler that raises is retried with
+    backoff, then its events go to the dead-letter store and it moves on.
 
     Example::
 
@@ -162,6 +166,32 @@ def twinledger_register_subscribers(platform: Platform) -> list[Subscriber]:
     """
 
 
+@hookspec
+def twinledger_register_rules(platform: Platform) -> list[Rule]:
+    """Rules (see :class:`twinledger.Rule`): conditions over twin state and what to do when they
+    hold or clear — set desired properties, raise/clear/acknowledge alerts, call a contract, emit a
+    message to partners.
+
+    Called once at start, after subscribers. Returns a list of :class:`twinledger.Rule`; a rule file
+    the plugin ships becomes rules with ``twinledger.load_rules(path)`` (YAML or TOML, the format
+    operators use in ``rule_files``), so the hook always returns rules. A rule with a name already
+    taken, or something that is not a rule, is reported with the plugin's name and left out; the
+    plugin's other rules still run. Rule names are global: prefix them with the plugin's name.
+
+    Example::
+
+        @hookimpl
+        def twinledger_register_rules(platform):
+            when, clear_when = hysteresis("/features/oxygen/properties/value", on_below=4.0, off_above=6.0)
+            return [
+                *load_rules(Path(__file__).with_name("rules.yaml")),
+                Rule("aqua.aerator", things=["org.farm:pond-*"], when=when, clear_when=clear_when, hold=30,
+                     actions=[SetDesired("aerator", {"on": True})],
+                     clear_actions=[SetDesired("aerator", {"on": False})]),
+            ]
+    """
+
+
 # -- devices ----------------------------------------------------------------------------------
 
 
@@ -171,8 +201,10 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     signals and deliver commands (desired properties) to the devices they own.
 
     Called once at start, after subscribers and before services. Returns a list of adapters; the
-    platform starts each (one that fails to start is logged with the plugin's name and left out),
-    asks them in load order to deliver commands, and reports their ``health()``.
+    platform starts each, asks them in load order to deliver commands (see
+    ``platform.commands``), and reports their ``health()``. An exception in the hook, or an
+    adapter whose ``start`` raises, is logged with the plugin's name and that adapter is left out;
+    a ``deliver`` that raises fails the command with the reason and raises an alert.
 
     Example::
 
@@ -251,7 +283,8 @@ def twinledger_register_simulators(platform: Platform) -> list[Service]:
     """Simulated devices for ``twinledger demo``: services that speak the real device protocols.
 
     Called only by the demo (and tests that ask for simulators), after the adapters started.
-    Returns a list of :class:`twinledger.Service`.
+    Returns a list of :class:`twinledger.Service`. An exception in the hook, or a simulator
+    whose ``start`` raises, is logged with the plugin's name and the demo runs without it.
 
     Example::
 
