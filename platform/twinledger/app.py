@@ -26,6 +26,7 @@ from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
 from twinledger.errors import ContractError, RuleError, TwinModelError
 from twinledger.messages import MessageHub
+from twinledger.plugindata import PluginData
 from twinledger.plugins.manager import HookFailure, PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
 from twinledger.rules.contracts import ContractRegistry
@@ -34,6 +35,7 @@ from twinledger.rules.loader import load_rules
 from twinledger.services import Service
 from twinledger.storage import Database
 from twinledger.storage.lock import DataDirLock
+from twinledger.storage.metadata import metadata
 from twinledger.storage.migrate import upgrade
 from twinledger.thingmodel.catalog import TwinTypeCatalog
 
@@ -60,6 +62,8 @@ class Platform:
       (:class:`~twinledger.rules.contracts.ContractRegistry`)
     - ``messages`` — Ditto Protocol messages to partners, with listeners
       (:class:`~twinledger.messages.MessageHub`)
+    - ``plugin_data`` — the plugins' Tortoise ORM context: transactions, raw connection,
+      ``activate()`` for tasks created before the start (:class:`~twinledger.plugindata.PluginData`)
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Platform:
         self.started = asyncio.Event()
         self.messages = MessageHub(clock=self.clock)
         self.contracts = ContractRegistry(clock=self.clock)
+        self.plugin_data = PluginData(settings.resolved_plugins_database_url)
         self._alerts: AlertStore | None = None
         self._commands: CommandDispatcher | None = None
         self._rules: RuleEngine | None = None
@@ -168,6 +173,12 @@ class Platform:
         if s.plugins.strict:
             self.plugins.check()
         self.plugins.add_failure_listener(self._on_hook_failure)
+        for failure in list(self.plugins.failures):  # recorded before the alerts were up (twin types)
+            self._on_hook_failure(failure)
+        for info in self.plugins.plugins():
+            if info.error:
+                self._on_hook_failure(HookFailure(info.name, "load", info.error))
+        await self._start_plugin_data()
         self._register_contracts()
         self._commands = CommandDispatcher(
             registry=self._registry,
@@ -218,6 +229,14 @@ class Platform:
         for path in self.settings.twin_types:
             self.catalog.add_path(path)
         self.catalog.check_references()
+
+    async def _start_plugin_data(self) -> None:
+        hook = "twinledger_register_model_modules"
+        modules: dict[str, list[str]] = {}
+        for plugin, module in self.plugins.collect(hook, platform=self):
+            modules.setdefault(plugin, []).append(module)
+        for plugin, exc in await self.plugin_data.start(modules, reserved_tables=set(metadata.tables)):
+            self.plugins.record_failure(plugin, hook, exc)
 
     def _register_contracts(self) -> None:
         for plugin, contract in self.plugins.collect("twinledger_register_contracts", platform=self):
@@ -301,6 +320,7 @@ class Platform:
             await self._commands.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.plugin_data.stop()
         self.plugins.remove_failure_listener(self._on_hook_failure)
         if self._registry is not None:
             await self._registry.stop()

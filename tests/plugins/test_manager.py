@@ -129,6 +129,7 @@ async def test_a_plugin_raising_in_every_hook_is_reported_and_the_others_keep_wo
     hooks_called = {f.hook for f in platform.plugins.failures if f.plugin == "broken"}
     assert {
         "twinledger_register_twin_types",
+        "twinledger_register_model_modules",
         "twinledger_on_startup",
         "twinledger_register_contracts",
         "twinledger_register_subscribers",
@@ -147,8 +148,10 @@ async def test_a_plugin_raising_in_every_hook_is_reported_and_the_others_keep_wo
     # the command path asked the broken plugin for a timeout, which counts as no answer
     assert "twinledger_command_timeout" in {f.hook for f in platform.plugins.failures}
 
-    async def alerted() -> bool:  # failures become alerts in the background
-        return await platform.alerts.count(open_only=True, source_prefix="plugin:broken") >= len(hooks_called)
+    alerting = {f.hook for f in platform.plugins.failures if f.hook != "twinledger_on_alert"}
+
+    async def alerted() -> bool:  # failures become alerts in the background (not on_alert's: it would loop)
+        return await platform.alerts.count(open_only=True, source_prefix="plugin:broken") >= len(alerting)
 
     await eventually(alerted)
     keys = {a.key for a in await platform.alerts.list(limit=1000)}

@@ -35,11 +35,13 @@ Conventions:
   here is refused at load with the closest hook name (``[plugins] strict = true`` stops the start).
 - The platform object each hook receives is the plugin's whole view of the core:
   ``platform.registry``, ``platform.bus``, ``platform.alerts``, ``platform.commands``,
-  ``platform.rules``, ``platform.contracts``, ``platform.messages``, ``platform.catalog``, ``platform.settings``,
+  ``platform.rules``, ``platform.contracts``, ``platform.messages``, ``platform.plugin_data``,
+  ``platform.catalog``, ``platform.settings``,
   ``platform.clock`` (see :class:`twinledger.Platform`); plugins never import the core's
   storage modules.
 
-Lifecycle order: twin types → storage and registry up → contracts → ``on_startup`` →
+Lifecycle order: twin types → storage and registry up → plugin models (Tortoise) → contracts →
+``on_startup`` →
 subscribers → rules → bus running → adapters → services (→ simulators in the demo) →
 (running) → services stopped → ``on_shutdown`` → registry down.
 """
@@ -81,6 +83,41 @@ def twinledger_register_twin_types() -> list[Path]:
         @hookimpl
         def twinledger_register_twin_types():
             return [Path(__file__).with_name("twins")]
+    """
+
+
+@hookspec
+def twinledger_register_model_modules(platform: Platform) -> list[str]:
+    """Tortoise ORM model modules (dotted names) for the plugin's own business records.
+
+    Called once at start, after the core's storage is up and before ``on_startup``, so the tables
+    exist when ``on_startup`` runs. Returns a list of module names. The platform initialises
+    Tortoise with every enabled plugin's modules (one app per plugin, named after it) against
+    ``plugins_database_url`` — its own SQLite file by default, the core's PostgreSQL database in
+    production — and creates missing tables (it never alters existing ones). A module that does
+    not import, or a model whose table name the core uses, is refused and reported with the
+    plugin's name; the other plugins' models are in force. Name tables after the plugin
+    (``class Meta: table = "aqua_loans"``). Not historic: models of a plugin registered after
+    the start are not loaded.
+
+    Example::
+
+        # twinledger_aqua/models.py
+        from tortoise import fields
+        from tortoise.models import Model
+
+        class Loan(Model):
+            id = fields.IntField(primary_key=True)
+            pond = fields.CharField(max_length=256)
+            amount = fields.DecimalField(max_digits=12, decimal_places=2)
+
+            class Meta:
+                table = "aqua_loans"
+
+        # twinledger_aqua/__init__.py
+        @hookimpl
+        def twinledger_register_model_modules(platform):
+            return ["twinledger_aqua.models"]
     """
 
 

@@ -185,9 +185,9 @@ class PluginManager:
     def record_failure(self, plugin: str, hook: str, exc: BaseException) -> None:
         """Log a hook failure with the plugin's name, keep it for ``twinledger plugins`` and tell
         the failure listeners (the platform raises an alert)."""
-        failure = HookFailure(plugin, hook, repr(exc))
+        failure = HookFailure(plugin, hook, f"{type(exc).__name__}: {exc}")
         self.failures.append(failure)
-        log.error("hook_failed", plugin=plugin, hook=hook, error=repr(exc), exc_info=exc)
+        log.error("hook_failed", plugin=plugin, hook=hook, error=failure.error, exc_info=exc)
         for listener in list(self._failure_listeners):
             try:
                 listener(failure)
