@@ -2,16 +2,18 @@
 
 This module is the import surface for plugin authors::
 
-    from twinledger import hookimpl, Signal, Subscriber, Platform
+    from twinledger import hookimpl, Signal, Subscriber, Platform, Rule, RaiseAlert, SetDesired, load_rules
+
+The hooks are documented in ``twinledger.plugins.hookspecs`` (rendered to docs/plugins.md).
 
 Everything else in the package is internal and may change.
 """
 
-from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, Severity
+from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, AlertStore, Severity
 from twinledger.app import Platform
 from twinledger.bus import Subscriber
 from twinledger.clock import Clock, ManualClock, SystemClock
-from twinledger.commands import Command, CommandRecord, CommandStatus
+from twinledger.commands import Command, CommandDispatcher, CommandRecord, CommandStatus, with_correlation_id
 from twinledger.config import Settings, load_settings
 from twinledger.errors import (
     AlertError,
@@ -37,7 +39,7 @@ from twinledger.errors import (
     TwinModelError,
     ValidationFailed,
 )
-from twinledger.messages import PartnerMessage
+from twinledger.messages import MessageHub, PartnerMessage
 from twinledger.plugins.hookspecs import hookimpl
 from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
 from twinledger.rules import (
@@ -61,6 +63,8 @@ from twinledger.rules import (
     RaiseAlert,
     RateLimit,
     Rule,
+    RuleEngine,
+    RuleHealth,
     SetDesired,
     hysteresis,
     load_rules,
@@ -79,6 +83,7 @@ __all__ = [
     "AlertNotFound",
     "AlertState",
     "AlertStateConflict",
+    "AlertStore",
     "AllOf",
     "AnyOf",
     "Between",
@@ -89,6 +94,7 @@ __all__ = [
     "ClearAlert",
     "Clock",
     "Command",
+    "CommandDispatcher",
     "CommandError",
     "CommandFailed",
     "CommandRecord",
@@ -103,6 +109,7 @@ __all__ = [
     "EmitMessage",
     "Exists",
     "ManualClock",
+    "MessageHub",
     "Not",
     "OneOf",
     "Outcome",
@@ -115,7 +122,9 @@ __all__ = [
     "RateLimit",
     "ResourceNotFound",
     "Rule",
+    "RuleEngine",
     "RuleError",
+    "RuleHealth",
     "Service",
     "SetDesired",
     "Settings",
@@ -138,4 +147,5 @@ __all__ = [
     "hysteresis",
     "load_rules",
     "load_settings",
+    "with_correlation_id",
 ]

@@ -153,6 +153,7 @@ class Platform:
 
     async def _start(self) -> None:
         s = self.settings
+        failures_before = len(self.plugins.failures)  # a manager may serve several starts
         self._load_twin_types()
         self.db = Database(s.resolved_database_url, synchronous=s.sqlite_synchronous)
         log.info("storage_upgrading", database=self.db.describe())
@@ -173,7 +174,7 @@ class Platform:
         if s.plugins.strict:
             self.plugins.check()
         self.plugins.add_failure_listener(self._on_hook_failure)
-        for failure in list(self.plugins.failures):  # recorded before the alerts were up (twin types)
+        for failure in self.plugins.failures[failures_before:]:  # recorded before the alerts were up
             self._on_hook_failure(failure)
         for info in self.plugins.plugins():
             if info.error:

@@ -47,6 +47,8 @@ async def _pond(platform: Platform, thing_id: str = "org.farm:pond-1") -> None:
 async def test_hook_twinledger_register_adapters(make_platform: MakePlatform) -> None:
     devices = Devices(("org.city:", "confirm"), ("org.farm:", "confirm"))
     platform = await make_platform([devices])
+    changes: list[CommandStatus] = []
+    platform.commands.add_listener(lambda r: changes.append(r.status))
     assert [(p, a.name) for p, a in platform.adapters] == [("devices", "play-0"), ("devices", "play-1")]
     assert all(a.started for a in devices.adapters)
     await _pond(platform)
@@ -62,6 +64,7 @@ async def test_hook_twinledger_register_adapters(make_platform: MakePlatform) ->
     assert stored is not None and stored.status is CommandStatus.CONFIRMED
     assert stored.command.revision == record.command.revision and stored.command.properties == {"on": True}
     assert await platform.alerts.count() == 0
+    assert changes == [CommandStatus.PENDING, CommandStatus.DELIVERED, CommandStatus.CONFIRMED]
 
 
 async def test_desired_properties_from_any_writer_become_commands(make_platform: MakePlatform) -> None:

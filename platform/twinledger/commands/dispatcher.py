@@ -50,6 +50,7 @@ log = structlog.get_logger("twinledger.commands")
 SUBSCRIBER = "twinledger.commands"
 AdapterSource = Callable[[], Sequence[tuple[str, "Adapter"]]]
 TimeoutFor = Callable[[str, str], float]
+CommandListener = Callable[[CommandRecord], None]
 Key = tuple[str, str]  # (thing_id, feature)
 
 
@@ -97,6 +98,7 @@ class CommandDispatcher:
         self._timeouts: dict[str, float] = {}  # chosen by request()/send(), keyed by correlation id
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[CommandListener] = []
         self.stats = {"created": 0, "delivered": 0, "confirmed": 0, "failed": 0, "timed_out": 0, "superseded": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -230,6 +232,26 @@ class CommandDispatcher:
                 if not waiting:
                     del self._waiters[cid]
 
+    # -- listeners -------------------------------------------------------------------------
+
+    def add_listener(self, listener: CommandListener) -> None:
+        """Call ``listener(record)`` after every status change (created, delivered, then the final one).
+
+        Listeners run in the dispatcher's task: keep them quick (queue the record to do I/O).
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: CommandListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _announce(self, record: CommandRecord) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(record)
+            except Exception:
+                log.exception("command_listener_failed", listener=repr(listener))
+
     # -- queries -----------------------------------------------------------------------------
 
     def get(self, correlation_id: str) -> CommandRecord | None:
@@ -296,6 +318,7 @@ class CommandDispatcher:
         self._track(record)
         self._arm(record)
         self._schedule_delivery(record)
+        self._announce(record)
 
     async def _check_confirmed(self, thing_id: str) -> None:
         features = self._by_thing.get(thing_id)
@@ -371,9 +394,10 @@ class CommandDispatcher:
                     return
                 delivered = self._changed(current, CommandStatus.DELIVERED, None, (name, plugin))
                 self._open[record.correlation_id] = delivered
-                await self._store(delivered)
+                self._announce(delivered)  # before any await: listeners see delivered before the outcome
                 self.stats["delivered"] += 1
                 log.info("command_delivered", correlation_id=record.correlation_id, adapter=name, plugin=plugin)
+                await self._store(delivered)
                 return
         await self._finish(
             record,
@@ -445,6 +469,7 @@ class CommandDispatcher:
         )
         try:  # stored and alerted first, so whoever waits for the command finds both
             await self._store(final)
+            self._announce(final)
             await self._alert(final, status, reason)
         finally:
             self._finishing.discard(cid)

@@ -166,7 +166,7 @@ class PluginManager:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(str(exc), plugin=exc.plugin_name if hasattr(exc, "plugin_name") else "?") from exc
+            raise PluginError(str(exc), plugin=self.pm.get_name(exc.plugin) or "?") from exc
 
     # -- calling ----------------------------------------------------------------------------
 
