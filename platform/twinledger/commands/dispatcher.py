@@ -192,6 +192,8 @@ class CommandDispatcher:
 
         Returns the confirmed record; raises :class:`CommandFailed` (no adapter took it, the device
         could not be reached, or newer values superseded it) or :class:`CommandTimedOut`.
+        Inside a bus subscriber's handler use :meth:`request` instead: the confirmation arrives
+        through the bus, which waits for that very handler.
         """
         cid = await self.request(thing_id, feature, properties, timeout=timeout, source=source)
         record = await self.wait(cid)
