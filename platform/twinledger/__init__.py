@@ -2,22 +2,34 @@
 
 This module is the import surface for plugin authors::
 
-    from twinledger import hookimpl, Signal, Subscriber, Platform
+    from twinledger import hookimpl, Signal, Subscriber, Platform, Rule, RaiseAlert, SetDesired, load_rules
+
+The hooks are documented in ``twinledger.plugins.hookspecs`` (rendered to docs/plugins.md).
 
 Everything else in the package is internal and may change.
 """
 
+from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, AlertStore, Severity
 from twinledger.app import Platform
 from twinledger.bus import Subscriber
 from twinledger.clock import Clock, ManualClock, SystemClock
+from twinledger.commands import Command, CommandDispatcher, CommandRecord, CommandStatus, with_correlation_id
 from twinledger.config import Settings, load_settings
 from twinledger.dashboards.page import DashPage, PageCallback, live_input
 from twinledger.errors import (
+    AlertError,
+    AlertNotFound,
+    AlertStateConflict,
+    CommandError,
+    CommandFailed,
+    CommandTimedOut,
     ConfigError,
+    ContractError,
     PayloadInvalid,
     PluginError,
     PreconditionFailed,
     ResourceNotFound,
+    RuleError,
     StorageError,
     ThingConflict,
     ThingIdInvalid,
@@ -28,27 +40,98 @@ from twinledger.errors import (
     TwinModelError,
     ValidationFailed,
 )
+from twinledger.messages import MessageHub, PartnerMessage
 from twinledger.plugins.hookspecs import hookimpl
 from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
+from twinledger.rules import (
+    AcknowledgeAlert,
+    ActionContext,
+    AllOf,
+    AnyOf,
+    Between,
+    Call,
+    CallContract,
+    Changed,
+    Check,
+    ClearAlert,
+    Compare,
+    Contract,
+    ContractCall,
+    EmitMessage,
+    Exists,
+    Not,
+    OneOf,
+    RaiseAlert,
+    RateLimit,
+    Rule,
+    RuleEngine,
+    RuleHealth,
+    SetDesired,
+    hysteresis,
+    load_rules,
+)
 from twinledger.services import Service
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcknowledgeAlert",
+    "ActionContext",
+    "Alert",
+    "AlertChange",
+    "AlertError",
+    "AlertHistoryEntry",
+    "AlertNotFound",
+    "AlertState",
+    "AlertStateConflict",
+    "AlertStore",
+    "AllOf",
+    "AnyOf",
+    "Between",
+    "Call",
+    "CallContract",
+    "Changed",
+    "Check",
+    "ClearAlert",
     "Clock",
+    "Command",
+    "CommandDispatcher",
+    "CommandError",
+    "CommandFailed",
+    "CommandRecord",
+    "CommandStatus",
+    "CommandTimedOut",
+    "Compare",
     "ConfigError",
+    "Contract",
+    "ContractCall",
+    "ContractError",
     "DashPage",
     "DeadLetter",
+    "EmitMessage",
+    "Exists",
     "ManualClock",
+    "MessageHub",
+    "Not",
+    "OneOf",
     "Outcome",
     "PageCallback",
+    "PartnerMessage",
     "PayloadInvalid",
     "Platform",
     "PluginError",
     "PreconditionFailed",
+    "RaiseAlert",
+    "RateLimit",
     "ResourceNotFound",
+    "Rule",
+    "RuleEngine",
+    "RuleError",
+    "RuleHealth",
     "Service",
+    "SetDesired",
     "Settings",
+    "Severity",
     "Signal",
     "StorageError",
     "Subscriber",
@@ -64,6 +147,9 @@ __all__ = [
     "TwinledgerError",
     "ValidationFailed",
     "hookimpl",
+    "hysteresis",
     "live_input",
+    "load_rules",
     "load_settings",
+    "with_correlation_id",
 ]

@@ -18,16 +18,24 @@ from typing import Any
 
 import structlog
 
+from twinledger.alerts import AlertChange, AlertStore
 from twinledger.bus import EventBus
 from twinledger.clock import Clock, SystemClock
+from twinledger.commands import CommandDispatcher
 from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
-from twinledger.errors import TwinModelError
-from twinledger.plugins.manager import PluginManager
+from twinledger.errors import ContractError, RuleError, TwinModelError
+from twinledger.messages import MessageHub
+from twinledger.plugindata import PluginData
+from twinledger.plugins.manager import HookFailure, PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
+from twinledger.rules.contracts import ContractRegistry
+from twinledger.rules.engine import RuleEngine
+from twinledger.rules.loader import load_rules
 from twinledger.services import Service
 from twinledger.storage import Database
 from twinledger.storage.lock import DataDirLock
+from twinledger.storage.metadata import metadata
 from twinledger.storage.migrate import upgrade
 from twinledger.thingmodel.catalog import TwinTypeCatalog
 
@@ -44,6 +52,18 @@ class Platform:
     - ``bus`` — committed events to subscribers (:class:`~twinledger.bus.EventBus`)
     - ``plugins`` — the plugin manager (names, versions, failures)
     - ``adapters`` — ``(plugin, adapter)`` pairs of the started protocol adapters
+    - ``alerts`` — raise, acknowledge, clear, query alerts and listen to their changes
+      (:class:`~twinledger.alerts.AlertStore`)
+    - ``commands`` — send commands (desired properties) and follow them to confirmation
+      (:class:`~twinledger.commands.CommandDispatcher`)
+    - ``rules`` — the rules in force, their health and state per twin
+      (:class:`~twinledger.rules.RuleEngine`)
+    - ``contracts`` — named deterministic functions plugins registered
+      (:class:`~twinledger.rules.contracts.ContractRegistry`)
+    - ``messages`` — Ditto Protocol messages to partners, with listeners
+      (:class:`~twinledger.messages.MessageHub`)
+    - ``plugin_data`` — the plugins' Tortoise ORM context: transactions, raw connection,
+      ``activate()`` for tasks created before the start (:class:`~twinledger.plugindata.PluginData`)
     """
 
     def __init__(
@@ -73,6 +93,13 @@ class Platform:
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
         self.started = asyncio.Event()
+        self.messages = MessageHub(clock=self.clock)
+        self.contracts = ContractRegistry(clock=self.clock)
+        self.plugin_data = PluginData(settings.resolved_plugins_database_url)
+        self._alerts: AlertStore | None = None
+        self._commands: CommandDispatcher | None = None
+        self._rules: RuleEngine | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def registry(self) -> TwinRegistry:
@@ -85,6 +112,24 @@ class Platform:
         if self._bus is None:
             raise RuntimeError("The platform is not started: `await platform.start()` first.")
         return self._bus
+
+    @property
+    def alerts(self) -> AlertStore:
+        if self._alerts is None:
+            raise RuntimeError("The platform is not started: `await platform.start()` first.")
+        return self._alerts
+
+    @property
+    def commands(self) -> CommandDispatcher:
+        if self._commands is None:
+            raise RuntimeError("The platform is not started with services: `await platform.start()` first.")
+        return self._commands
+
+    @property
+    def rules(self) -> RuleEngine:
+        if self._rules is None:
+            raise RuntimeError("The platform is not started with services: `await platform.start()` first.")
+        return self._rules
 
     def plugin_settings(self, plugin: str) -> dict[str, Any]:
         """The ``[plugin.<name>]`` table of the configuration (empty if absent)."""
@@ -108,6 +153,7 @@ class Platform:
 
     async def _start(self) -> None:
         s = self.settings
+        failures_before = len(self.plugins.failures)  # a manager may serve several starts
         self._load_twin_types()
         self.db = Database(s.resolved_database_url, synchronous=s.sqlite_synchronous)
         log.info("storage_upgrading", database=self.db.describe())
@@ -122,14 +168,39 @@ class Platform:
         )
         await self._registry.start()
         self._bus = EventBus(self._registry, clock=self.clock)
+        self._alerts = AlertStore(self.db, clock=self.clock, notify=self._on_alert if self.with_services else None)
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
+        if s.plugins.strict:
+            self.plugins.check()
+        self.plugins.add_failure_listener(self._on_hook_failure)
+        for failure in self.plugins.failures[failures_before:]:  # recorded before the alerts were up
+            self._on_hook_failure(failure)
+        for info in self.plugins.plugins():
+            if info.error:
+                self._on_hook_failure(HookFailure(info.name, "load", info.error))
+        await self._start_plugin_data()
+        self._register_contracts()
+        self._commands = CommandDispatcher(
+            registry=self._registry,
+            bus=self._bus,
+            alerts=self._alerts,
+            db=self.db,
+            clock=self.clock,
+            adapters=lambda: self.adapters,
+            timeout_for=self._command_timeout,
+        )
+        await self._commands.start()
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
+        self._rules = RuleEngine(self, self.db)
+        self._register_rules()
+        await self._rules.start()
         await self._bus.start()
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))
+        self._commands.open_delivery()
         await self._start_services("twinledger_register_services")
         if self.with_simulators:
             await self._start_services("twinledger_register_simulators")
@@ -145,15 +216,76 @@ class Platform:
         from twinledger_twins import MODELS_DIR
 
         self.catalog.add_path(MODELS_DIR)
-        for plugin, paths in self.plugins.call("twinledger_register_twin_types"):
+
+        def add(plugin: str, paths: list[Path] | None) -> None:
             for path in paths or []:
                 try:
                     self.catalog.add_path(Path(path))
                 except TwinModelError as exc:
                     raise TwinModelError(f"Plugin {plugin!r}: {exc}", model=exc.model) from exc
+            if self.started.is_set():  # a plugin registered after the start (historic hook)
+                self.catalog.check_references()
+
+        self.plugins.call_historic("twinledger_register_twin_types", add)
         for path in self.settings.twin_types:
             self.catalog.add_path(path)
         self.catalog.check_references()
+
+    async def _start_plugin_data(self) -> None:
+        hook = "twinledger_register_model_modules"
+        modules: dict[str, list[str]] = {}
+        for plugin, module in self.plugins.collect(hook, platform=self):
+            modules.setdefault(plugin, []).append(module)
+        for plugin, exc in await self.plugin_data.start(modules, reserved_tables=set(metadata.tables)):
+            self.plugins.record_failure(plugin, hook, exc)
+
+    def _register_contracts(self) -> None:
+        for plugin, contract in self.plugins.collect("twinledger_register_contracts", platform=self):
+            try:
+                self.contracts.add(contract, plugin=plugin)
+            except ContractError as exc:
+                self.plugins.record_failure(plugin, "twinledger_register_contracts", exc)
+
+    def _register_rules(self) -> None:
+        assert self._rules is not None
+        for plugin, rule in self.plugins.collect("twinledger_register_rules", platform=self):
+            try:
+                self._rules.add(rule, plugin=plugin)
+            except RuleError as exc:
+                self.plugins.record_failure(plugin, "twinledger_register_rules", exc)
+        for path in self.settings.rule_files:  # the operator's rules: a broken file stops the start
+            for rule in load_rules(path):
+                self._rules.add(rule)
+
+    def _command_timeout(self, thing_id: str, feature: str) -> float:
+        answer = self.plugins.first("twinledger_command_timeout", platform=self, thing_id=thing_id, feature=feature)
+        if isinstance(answer, int | float) and answer > 0:
+            return float(answer)
+        return self.settings.commands.timeout_s
+
+    async def _on_alert(self, change: AlertChange) -> None:
+        await self.plugins.call_async("twinledger_on_alert", platform=self, change=change)
+
+    def _on_hook_failure(self, failure: HookFailure) -> None:
+        """A failing hook becomes an alert (deduplicated per plugin and hook), except ``on_alert``
+        itself: an alert about it would call it again."""
+        if self._alerts is None or failure.hook == "twinledger_on_alert":
+            return
+        store = self._alerts
+        self._spawn(
+            store.raise_alert(
+                f"plugin:{failure.plugin}:{failure.hook}",
+                f"Plugin {failure.plugin!r} failed in {failure.hook}: {failure.error}",
+                severity="warning",
+                source=f"plugin:{failure.plugin}",
+                detail={"plugin": failure.plugin, "hook": failure.hook, "error": failure.error},
+            )
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _start_services(self, hook: str) -> list[tuple[str, Any]]:
         """Start what ``hook`` returns; the started ones are stopped (in reverse) at stop."""
@@ -170,6 +302,8 @@ class Platform:
         return started
 
     async def stop(self) -> None:
+        if self._commands is not None:
+            self._commands.pause_delivery()
         for plugin, service in reversed(self.services):
             try:
                 await service.stop()
@@ -181,11 +315,20 @@ class Platform:
             await self.plugins.call_async("twinledger_on_shutdown", platform=self)
         if self._bus is not None:
             await self._bus.stop()
+        if self._rules is not None:
+            await self._rules.stop()
+        if self._commands is not None:
+            await self._commands.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.plugin_data.stop()
+        self.plugins.remove_failure_listener(self._on_hook_failure)
         if self._registry is not None:
             await self._registry.stop()
         if self.db is not None:
             await self.db.dispose()
         self._registry = self._bus = self.db = None
+        self._alerts = self._commands = self._rules = None
         self._lock.release()
         self.started.clear()
         log.info("platform_stopped")

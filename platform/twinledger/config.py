@@ -5,12 +5,16 @@ nested sections use ``__``), the TOML file, defaults. Example ``twinledger.toml`
 
     data_dir = "/var/lib/twinledger"
     database_url = "postgresql://twinledger@db/twinledger"
+    rule_files = ["/etc/twinledger/rules.yaml"]   # operators' rules (see twinledger.rules)
 
     [http]
     port = 8080
 
     [plugins]
     disabled = ["parking"]
+
+    [commands]
+    timeout_s = 60         # how long a device has to confirm desired properties
 
     [plugin.aqua]          # free-form settings handed to one plugin
     farms = 2
@@ -50,6 +54,11 @@ class PluginSettings(BaseModel):
     disabled: list[str] = Field(default_factory=list, description="plugin names not to load")
     only: list[str] | None = Field(None, description="if set, load just these plugins")
     trace: bool = Field(False, description="log every hook call (pluggy tracing)")
+    strict: bool = Field(False, description="refuse to start if a plugin failed to load")
+
+
+class CommandSettings(BaseModel):
+    timeout_s: float = Field(30.0, gt=0, description="how long a device has to confirm a command")
 
 
 class LogSettings(BaseModel):
@@ -83,6 +92,8 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     mqtt: MqttBrokerSettings = MqttBrokerSettings()
     twin_types: list[Path] = Field(default_factory=list, description="extra twin type files or folders")
+    commands: CommandSettings = CommandSettings()
+    rule_files: list[Path] = Field(default_factory=list, description="operators' rule files (YAML or TOML)")
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-plugin settings")
 
     @property

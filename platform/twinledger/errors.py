@@ -12,6 +12,14 @@ dead-letter store all report the same thing, plus structured attributes (``thing
     ├── StorageError                   the database could not be reached or written
     ├── PluginError                    a plugin failed to load or a hook raised
     ├── TwinModelError                 a twin type (WoT Thing Model) is malformed
+    ├── RuleError                      a rule or rule file is invalid (names the file and the rule)
+    ├── ContractError                  a contract is unknown, or its inputs/output are not JSON
+    ├── AlertError                     an alert operation was refused (Ditto-style error JSON)
+    │   ├── AlertNotFound              404 alerts:alert.notfound
+    │   └── AlertStateConflict         409 alerts:alert.conflict (e.g. acknowledging a cleared alert)
+    ├── CommandError                   a command did not reach the confirmed state
+    │   ├── CommandFailed              no adapter took it, or the adapter could not reach the device
+    │   └── CommandTimedOut            the device did not confirm it before its deadline
     └── TwinError                      a twin operation was refused (Ditto error shape)
         ├── ThingIdInvalid             400 things:id.invalid
         ├── PathInvalid                400 things:path.invalid
@@ -152,3 +160,62 @@ class ThingConflict(TwinError):
 class PreconditionFailed(TwinError):
     status, error = 412, "things:precondition.failed"
     default_description = "The thing changed since you read it: read it again and retry."
+
+
+class RuleError(TwinledgerError):
+    """A rule (Python or declarative) is invalid; the message names the file and the rule."""
+
+    def __init__(self, message: str, *, rule: str | None = None, file: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.file = file
+
+
+class ContractError(TwinledgerError):
+    """A contract is unknown, raised, or was given or returned something that is not JSON."""
+
+    def __init__(self, message: str, *, contract: str) -> None:
+        super().__init__(message)
+        self.contract = contract
+
+
+class AlertError(TwinledgerError):
+    """An alert operation was refused. Carries a Ditto-style error body for the API."""
+
+    status: int = 400
+    error: str = "alerts:error"
+
+    def __init__(self, message: str, *, alert_id: int | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.alert_id = alert_id
+        self.key = key
+
+    def to_ditto(self) -> dict[str, Any]:
+        return {"status": self.status, "error": self.error, "message": self.message}
+
+
+class AlertNotFound(AlertError):
+    status, error = 404, "alerts:alert.notfound"
+
+
+class AlertStateConflict(AlertError):
+    status, error = 409, "alerts:alert.conflict"
+
+
+class CommandError(TwinledgerError):
+    """A command (desired properties) did not reach the confirmed state."""
+
+    def __init__(self, message: str, *, correlation_id: str, thing_id: str, feature: str) -> None:
+        super().__init__(message)
+        self.correlation_id = correlation_id
+        self.thing_id = thing_id
+        self.feature = feature
+
+
+class CommandFailed(CommandError):
+    """No adapter took the command, or the adapter that owns the device could not reach it."""
+
+
+class CommandTimedOut(CommandError):
+    """The device did not report the desired values before the command's deadline."""

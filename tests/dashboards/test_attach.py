@@ -33,7 +33,7 @@ async def test_hook_twinledger_register_dash_pages(open_dashboards: OpenDashboar
 
     # every refusal is explained, named after its plugin, and the platform knows of it
     problems = [(p.plugin, p.message) for p in site.problems]
-    assert problems[0] == ("leaky", "its pages could not be loaded: KeyError('pages.yaml')")
+    assert problems[0] == ("leaky", "its pages could not be loaded: KeyError: 'pages.yaml'")
     clash = [m for plugin, m in problems if plugin == "clash"]
     assert clash[0].startswith('page "Steals farm\'s output" left out: the output farm-oxygen.children is already')
     assert clash[1].startswith("page path 'Bad Path' must be '/'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,11 +68,36 @@ class Subscription:
         if len(self._queue) + len(events) > self.sub.queue_size:
             self._overflowed = True  # the log has them; the task re-reads from its position
             self._queue.clear()
+            if not self.health.lagging:
+                self.health.lagging = True  # reported until it has caught up from the log
+                log.warning(
+                    "subscriber_lagging",
+                    subscriber=self.sub.name,
+                    plugin=self.plugin,
+                    position=self.position,
+                    queue_size=self.sub.queue_size,
+                )
         else:
             self._queue.extend(events)
         self._ready.set()
 
     async def run(self) -> None:
+        """Deliver until cancelled. An unexpected error (the database is away while catching up, a
+        checkpoint cannot be written) is logged and the subscription resumes from its position."""
+        delay = 0.1
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.health.failures += 1
+                self.health.last_error = repr(exc)
+                log.error("subscriber_interrupted", subscriber=self.sub.name, plugin=self.plugin, error=repr(exc))
+                await asyncio.sleep(delay)  # infrastructure back-off: real time, not the platform clock
+                delay = min(delay * 2, 5.0)
+
+    async def _run(self) -> None:
         catch_up = True  # the log may hold events after the starting position
         while True:
             if catch_up or self._overflowed:
@@ -158,12 +184,16 @@ class Subscription:
                 await self.bus.registry.submit_dead_letter(letter)
 
     async def _maybe_checkpoint(self, force: bool = False) -> None:
+        """Save the position at most every ``checkpoint_interval`` seconds of real time (an I/O
+        budget, so the platform clock, which tests drive by hand, does not govern it)."""
         if not self.sub.durable or self.position == self._saved:
             return
-        now = self.bus.clock.now()
-        if force or now - self.bus.last_checkpoint.get(self.sub.name, 0.0) >= self.bus.checkpoint_interval:
-            await self.bus.checkpoints.save(self.sub.name, self.position)
-            self._saved = self.position
+        now = time.monotonic()
+        last = self.bus.last_checkpoint.get(self.sub.name)
+        if force or last is None or now - last >= self.bus.checkpoint_interval:
+            position = self.position
+            await self.bus.checkpoints.save(self.sub.name, position)
+            self._saved = position
             self.bus.last_checkpoint[self.sub.name] = now
 
     async def stop(self) -> None:

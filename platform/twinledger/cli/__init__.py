@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import bench, db, deadletters, serve, twin
+from twinledger.cli import alerts, bench, db, deadletters, new_plugin, plugins, serve, twin
 
 app = typer.Typer(
     name="twinledger",
@@ -16,8 +16,11 @@ app.command("run")(serve.run_cmd)
 app.command("demo")(serve.demo_cmd)
 app.command("deadletters")(deadletters.deadletters_cmd)
 app.command("bench")(bench.bench_cmd)
+app.command("plugins")(plugins.plugins_cmd)
+app.command("new-plugin")(new_plugin.new_plugin_cmd)
 app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command("version")

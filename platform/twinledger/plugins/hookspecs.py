@@ -1,8 +1,9 @@
 # mypy: disable-error-code="empty-body"
 """The twinledger plugin API: every hook a plugin can implement.
 
-This module is the reference. A plugin is a module or object with functions named after these
-hooks and marked with ``@hookimpl``; it is registered through the ``twinledger`` entry-point group::
+This module is the reference (``docs/plugins.md`` is rendered from it). A plugin is a module or
+object with functions named after these hooks and marked with ``@hookimpl``; it is registered
+through the ``twinledger`` entry-point group::
 
     # pyproject.toml of a plugin
     [project.entry-points.twinledger]
@@ -15,21 +16,34 @@ hooks and marked with ``@hookimpl``; it is registered through the ``twinledger``
     def twinledger_register_twin_types():
         return [Path(__file__).with_name("twins")]
 
+``twinledger new-plugin NAME`` writes a complete, installable plugin to start from.
+
 Conventions:
 
 - ``twinledger_register_<things>(...)`` returns a **list** (possibly empty) and is called once at
-  start, in plugin load order; ``twinledger_on_<event>(...)`` is a notification and returns None.
+  start, in plugin load order. ``twinledger_on_<event>(...)`` is a notification and returns None.
+  A question hook (``firstresult``) returns an answer or None to let the next plugin answer; the
+  first answer wins.
 - Hooks receive only the arguments they name; a plugin may leave out arguments it does not use.
-- Hooks are plain functions. Lifecycle notifications (``on_startup``, ``on_shutdown``) may also be
-  ``async def``; the platform awaits them.
+- Hooks are plain functions. Notifications (``on_startup``, ``on_shutdown``, ``on_alert``) may
+  also be ``async def``; the platform awaits them. Any other hook written ``async def`` is refused
+  when the plugin loads.
 - **Errors are isolated**: a hook that raises is logged with the plugin's name, the hook and the
-  cause; the platform and the other plugins go on (the failing plugin's contribution is missing).
-- The platform object each hook receives is the plugin's whole view of the core (``platform.registry``,
-  ``platform.bus``, ``platform.catalog``, ``platform.settings``, ``platform.clock``); plugins never
-  import the core's storage modules.
+  cause, kept for ``twinledger plugins`` and raised as an alert (key ``plugin:<name>:<hook>``);
+  the platform and the other plugins go on (the failing plugin's contribution is missing).
+- **Misspelled hooks fail loudly**: a plugin with a ``twinledger_*`` function that is not a hook
+  here is refused at load with the closest hook name (``[plugins] strict = true`` stops the start).
+- The platform object each hook receives is the plugin's whole view of the core:
+  ``platform.registry``, ``platform.bus``, ``platform.alerts``, ``platform.commands``,
+  ``platform.rules``, ``platform.contracts``, ``platform.messages``, ``platform.plugin_data``,
+  ``platform.catalog``, ``platform.settings``,
+  ``platform.clock`` (see :class:`twinledger.Platform`); plugins never import the core's
+  storage modules.
 
-Lifecycle order: twin types → storage and registry up → ``on_startup`` → subscribers →
-services → (running) → services stopped → ``on_shutdown`` → registry down.
+Lifecycle order: twin types → storage and registry up → plugin models (Tortoise) → contracts →
+``on_startup`` →
+subscribers → rules → bus running → adapters → services (→ simulators in the demo) →
+(running) → services stopped → ``on_shutdown`` → registry down.
 """
 
 from __future__ import annotations
@@ -40,10 +54,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from twinledger.alerts.model import AlertChange
     from twinledger.app import Platform
     from twinledger.bus.subscriber import Subscriber
     from twinledger.dashboards.page import DashPage
     from twinledger.devices.adapter import Adapter
+    from twinledger.rules.contracts import Contract
+    from twinledger.rules.rule import Rule
     from twinledger.services import Service
 
 PROJECT = "twinledger"
@@ -70,6 +87,41 @@ def twinledger_register_twin_types() -> list[Path]:
     """
 
 
+@hookspec
+def twinledger_register_model_modules(platform: Platform) -> list[str]:
+    """Tortoise ORM model modules (dotted names) for the plugin's own business records.
+
+    Called once at start, after the core's storage is up and before ``on_startup``, so the tables
+    exist when ``on_startup`` runs. Returns a list of module names. The platform initialises
+    Tortoise with every enabled plugin's modules (one app per plugin, named after it) against
+    ``plugins_database_url`` — its own SQLite file by default, the core's PostgreSQL database in
+    production — and creates missing tables (it never alters existing ones). A module that does
+    not import, or a model whose table name the core uses, is refused and reported with the
+    plugin's name; the other plugins' models are in force. Name tables after the plugin
+    (``class Meta: table = "aqua_loans"``). Not historic: models of a plugin registered after
+    the start are not loaded.
+
+    Example::
+
+        # twinledger_aqua/models.py
+        from tortoise import fields
+        from tortoise.models import Model
+
+        class Loan(Model):
+            id = fields.IntField(primary_key=True)
+            pond = fields.CharField(max_length=256)
+            amount = fields.DecimalField(max_digits=12, decimal_places=2)
+
+            class Meta:
+                table = "aqua_loans"
+
+        # twinledger_aqua/__init__.py
+        @hookimpl
+        def twinledger_register_model_modules(platform):
+            return ["twinledger_aqua.models"]
+    """
+
+
 # -- lifecycle ----------------------------------------------------------------------------------
 
 
@@ -77,8 +129,9 @@ def twinledger_register_twin_types() -> list[Path]:
 def twinledger_on_startup(platform: Platform) -> None:
     """The registry and storage are up; prepare what the plugin needs (create twins, load config).
 
-    Called once per start, before subscribers and services start. May be ``async def``. Returns
-    None. An exception is logged with the plugin's name; the platform starts anyway.
+    Called once per start, after contracts are registered and before subscribers and services
+    start. May be ``async def``. Returns None. An exception is logged with the plugin's name; the
+    platform starts anyway.
 
     Example::
 
@@ -92,7 +145,8 @@ def twinledger_on_startup(platform: Platform) -> None:
 def twinledger_on_shutdown(platform: Platform) -> None:
     """The platform is stopping; services are already stopped, the registry is still up.
 
-    May be ``async def``. Returns None. Errors are logged and do not stop the shutdown.
+    Called once per stop, before the bus and the registry stop. May be ``async def``. Returns
+    None. Errors are logged with the plugin's name and do not stop the shutdown.
 
     Example::
 
@@ -106,12 +160,37 @@ def twinledger_on_shutdown(platform: Platform) -> None:
 
 
 @hookspec
+def twinledger_register_contracts(platform: Platform) -> list[Contract]:
+    """Contracts: named, deterministic functions that rules and plugins call by name.
+
+    Called once at start, before ``on_startup``. Returns a list of :class:`twinledger.Contract`.
+    A contract takes a JSON object and returns JSON, does no I/O and does not read the clock, so
+    a call can be replayed from its recorded inputs. Names are global: prefix them with the
+    plugin's name. A duplicate name or an ``async`` function is refused and reported with the
+    plugin's name; the plugin's other contracts are still registered. Call one with
+    ``await platform.contracts.call(name, inputs)`` or a rule's ``call_contract`` action.
+
+    Example::
+
+        def parking_fee(inputs):
+            minutes = (inputs["exit"] - inputs["entry"]) / 60
+            return {"fee": round(max(0.0, minutes - 15) * inputs["rate"], 2)}
+
+        @hookimpl
+        def twinledger_register_contracts(platform):
+            return [Contract("parking.fee", parking_fee, version="1")]
+    """
+
+
+@hookspec
 def twinledger_register_subscribers(platform: Platform) -> list[Subscriber]:
     """Consumers of committed twin events (see :class:`twinledger.Subscriber`).
 
     Called once at start, after ``on_startup``. Returns a list of subscribers; each gets events
     in ``seq`` order, durable ones resume from their checkpoint after a restart. Subscriber
-    names must be unique: prefix them with the plugin's name.
+    names must be unique: prefix them with the plugin's name. An exception in the hook is logged
+    with the plugin's name (none of its subscribers run); a handler that raises is retried with
+    backoff, then its events go to the dead-letter store and it moves on.
 
     Example::
 
@@ -125,6 +204,32 @@ def twinledger_register_subscribers(platform: Platform) -> list[Subscriber]:
     """
 
 
+@hookspec
+def twinledger_register_rules(platform: Platform) -> list[Rule]:
+    """Rules (see :class:`twinledger.Rule`): conditions over twin state and what to do when they
+    hold or clear — set desired properties, raise/clear/acknowledge alerts, call a contract, emit a
+    message to partners.
+
+    Called once at start, after subscribers. Returns a list of :class:`twinledger.Rule`; a rule file
+    the plugin ships becomes rules with ``twinledger.load_rules(path)`` (YAML or TOML, the format
+    operators use in ``rule_files``), so the hook always returns rules. A rule with a name already
+    taken, or something that is not a rule, is reported with the plugin's name and left out; the
+    plugin's other rules still run. Rule names are global: prefix them with the plugin's name.
+
+    Example::
+
+        @hookimpl
+        def twinledger_register_rules(platform):
+            when, clear_when = hysteresis("/features/oxygen/properties/value", on_below=4.0, off_above=6.0)
+            return [
+                *load_rules(Path(__file__).with_name("rules.yaml")),
+                Rule("aqua.aerator", things=["org.farm:pond-*"], when=when, clear_when=clear_when, hold=30,
+                     actions=[SetDesired("aerator", {"on": True})],
+                     clear_actions=[SetDesired("aerator", {"on": False})]),
+            ]
+    """
+
+
 # -- devices ----------------------------------------------------------------------------------
 
 
@@ -134,14 +239,57 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     signals and deliver commands (desired properties) to the devices they own.
 
     Called once at start, after subscribers and before services. Returns a list of adapters; the
-    platform starts each (one that fails to start is logged with the plugin's name and left out),
-    asks them in load order to deliver commands, and reports their ``health()``.
+    platform starts each, asks them in load order to deliver commands (see
+    ``platform.commands``), and reports their ``health()``. An exception in the hook, or an
+    adapter whose ``start`` raises, is logged with the plugin's name and that adapter is left out;
+    a ``deliver`` that raises fails the command with the reason and raises an alert.
 
     Example::
 
         @hookimpl
         def twinledger_register_adapters(platform):
             return [MqttAdapter(platform, platform.settings.mqtt)]
+    """
+
+
+@hookspec(firstresult=True)
+def twinledger_command_timeout(platform: Platform, thing_id: str, feature: str) -> float | None:
+    """How many seconds the device behind ``thing_id`` has to confirm a command to ``feature``.
+
+    Called for each new command (desired properties set without an explicit timeout). Returns
+    seconds, or None to let the next plugin answer; the first answer wins and with none the
+    configured ``[commands] timeout_s`` applies. An exception is logged with the plugin's name and
+    counts as no answer. Keep it quick: it runs on the command path.
+
+    Example::
+
+        @hookimpl
+        def twinledger_command_timeout(platform, thing_id, feature):
+            if thing_id.startswith("org.farm:pond-") and feature == "aerator":
+                return 90.0  # the aerator's controller confirms after its start-up cycle
+            return None
+    """
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+
+@hookspec
+def twinledger_on_alert(platform: Platform, change: AlertChange) -> None:
+    """An alert was raised, repeated, acknowledged or cleared (see :class:`twinledger.AlertChange`).
+
+    Called after the change is committed, in the task that made it, once per change. May be
+    ``async def``. Returns None. An exception is logged with the plugin's name (no alert is raised
+    for it, to avoid a loop); the change stands and the other plugins are still notified. Keep it
+    short: queue slow work (a webhook call) to a service.
+
+    Example::
+
+        @hookimpl
+        def twinledger_on_alert(platform, change):
+            alert = change.alert
+            if change.action == "raised" and alert.severity == "critical" and alert.thing_id:
+                platform.messages.publish(alert.thing_id, "alarm", alert.to_dict(), source="plugin:chattel")
     """
 
 
@@ -173,7 +321,8 @@ def twinledger_register_simulators(platform: Platform) -> list[Service]:
     """Simulated devices for ``twinledger demo``: services that speak the real device protocols.
 
     Called only by the demo (and tests that ask for simulators), after the adapters started.
-    Returns a list of :class:`twinledger.Service`.
+    Returns a list of :class:`twinledger.Service`. An exception in the hook, or a simulator
+    whose ``start`` raises, is logged with the plugin's name and the demo runs without it.
 
     Example::
 
