@@ -18,12 +18,14 @@ from typing import Any
 
 import structlog
 
+from twinledger.api.service import PartnerApi
 from twinledger.bus import EventBus
 from twinledger.clock import Clock, SystemClock
 from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
 from twinledger.errors import TwinModelError
 from twinledger.plugins.manager import PluginManager
+from twinledger.policies import PolicyStore
 from twinledger.registry import Outcome, Signal, TwinRegistry
 from twinledger.services import Service
 from twinledger.storage import Database
@@ -44,6 +46,9 @@ class Platform:
     - ``bus`` — committed events to subscribers (:class:`~twinledger.bus.EventBus`)
     - ``plugins`` — the plugin manager (names, versions, failures)
     - ``adapters`` — ``(plugin, adapter)`` pairs of the started protocol adapters
+    - ``http`` — the partner API (:class:`~twinledger.api.service.PartnerApi`; ``http.app`` is the
+      FastAPI app), None when the platform runs without services
+    - ``policies`` — Ditto policies: consent changes and enforcement (:class:`~twinledger.policies.PolicyStore`)
     """
 
     def __init__(
@@ -70,6 +75,8 @@ class Platform:
         self.db: Database | None = None
         self._registry: TwinRegistry | None = None
         self._bus: EventBus | None = None
+        self._policies: PolicyStore | None = None
+        self.http: PartnerApi | None = None
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
         self.started = asyncio.Event()
@@ -85,6 +92,12 @@ class Platform:
         if self._bus is None:
             raise RuntimeError("The platform is not started: `await platform.start()` first.")
         return self._bus
+
+    @property
+    def policies(self) -> PolicyStore:
+        if self._policies is None:
+            raise RuntimeError("The platform is not started: `await platform.start()` first.")
+        return self._policies
 
     def plugin_settings(self, plugin: str) -> dict[str, Any]:
         """The ``[plugin.<name>]`` table of the configuration (empty if absent)."""
@@ -122,8 +135,10 @@ class Platform:
         )
         await self._registry.start()
         self._bus = EventBus(self._registry, clock=self.clock)
+        self._policies = PolicyStore(self.db, clock=self.clock)
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
+        self.http = PartnerApi(self)  # before on_startup: plugins may extend http.app
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
@@ -133,6 +148,8 @@ class Platform:
         await self._start_services("twinledger_register_services")
         if self.with_simulators:
             await self._start_services("twinledger_register_simulators")
+        await self.http.start()  # last in, first out: stopped before the plugins' services
+        self.services.append(("twinledger", self.http))
         self.started.set()
         log.info(
             "platform_started",
@@ -186,6 +203,7 @@ class Platform:
         if self.db is not None:
             await self.db.dispose()
         self._registry = self._bus = self.db = None
+        self._policies = self.http = None
         self._lock.release()
         self.started.clear()
         log.info("platform_stopped")

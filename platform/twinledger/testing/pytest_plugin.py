@@ -61,7 +61,8 @@ async def database_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 def tl_settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a fresh data directory, on the database under test."""
-    return load_settings(data_dir=tmp_path / "data", database_url=database_url)
+    # port 0: each platform's partner API listens on a free port (``platform.http.url``)
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url, http={"port": 0})
 
 
 MakePlatform = Callable[..., Awaitable[Platform]]
