@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from twinledger.api import policy_routes, things
+from twinledger.api import policy_routes, search, things
 from twinledger.api.errors import ApiError, ditto_response, install_error_handlers
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def build_app(api: PartnerApi) -> FastAPI:
     install_error_handlers(app)
     things.add_routes(app)
     policy_routes.add_routes(app)
+    search.add_routes(app)
     _add_guards(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

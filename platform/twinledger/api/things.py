@@ -189,6 +189,8 @@ async def apply_write(
     api = api_of(request)
     if_match, if_none = _conditions(request)
     twin = await api.platform.registry.get(thing_id)
+    if twin is None and op == "merge" and not segments and if_match is None and isinstance(value, dict):
+        op, value = "put", document.merge_patch({}, value)  # Ditto: PATCH of a missing thing creates it
     if op == "put" and not segments and twin is not None and isinstance(value, dict) and "policyId" not in value:
         value = {**value, "policyId": twin.policy_id}  # Ditto keeps the policy when a thing is replaced
     await api.access.check_write(principal, thing_id, twin, segments, op, value)
