@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 
 from twinledger.api import policy_routes, search, things
 from twinledger.api.errors import ApiError, ditto_response, install_error_handlers
+from twinledger.api.websocket import ditto_websocket
 
 if TYPE_CHECKING:
     from twinledger.api.service import PartnerApi
@@ -47,6 +48,7 @@ def build_app(api: PartnerApi) -> FastAPI:
     things.add_routes(app)
     policy_routes.add_routes(app)
     search.add_routes(app)
+    app.add_api_websocket_route("/ws/2", ditto_websocket, name="ditto_websocket")
     _add_guards(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -51,9 +51,9 @@ class Query:
             if not is_valid_namespace(ns):
                 raise ParameterInvalid(f"The namespace {ns[:80]!r} is not valid (Java-package style, e.g. org.farm).")
         options = parse_options(params["option"]) if params.get("option") else Options()
-        fingerprint = hashlib.sha256(
-            orjson.dumps([text, namespaces, [[*p, d] for p, d in options.sort]])
-        ).hexdigest()[:12]
+        fingerprint = hashlib.sha256(orjson.dumps([text, namespaces, [[*p, d] for p, d in options.sort]])).hexdigest()[
+            :12
+        ]
         return cls(parse_filter(text) if text else None, namespaces, options, fingerprint)
 
 

@@ -23,6 +23,7 @@ from twinledger.api.access import Access
 from twinledger.api.app import build_app, move_before_guards
 from twinledger.api.auth import Authenticator
 from twinledger.api.deps import current_principal
+from twinledger.api.feeds import Feed
 from twinledger.api.routers import PublicRouter
 from twinledger.api.tokens import TokenStore
 from twinledger.errors import ConfigError, PluginError
@@ -54,6 +55,7 @@ class PartnerApi:
         self.access = Access(platform.registry, platform.policies)
         self.app = build_app(self)
         self.closing = asyncio.Event()
+        self.feeds: set[Feed] = set()  # open event streams (SSE, WebSocket), closed at stop
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port: int | None = None
@@ -126,6 +128,8 @@ class PartnerApi:
 
     async def stop(self) -> None:
         self.closing.set()
+        for feed in list(self.feeds):
+            feed.close()
         self.access.close()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

@@ -8,24 +8,27 @@ decides before anything is applied.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from twinledger.api import commands
 from twinledger.api.access import patch_leaves
 from twinledger.api.body import JSON, MERGE_PATCH, read_json
+from twinledger.api.commands import Condition
 from twinledger.api.deps import PrincipalDep, api_of
 from twinledger.api.errors import ParameterInvalid
 from twinledger.api.fields import parse_fields, select_fields
 from twinledger.api.responses import empty_response, json_response
-from twinledger.errors import PreconditionFailed, ThingConflict, ThingNotFound, TwinError
+from twinledger.api.sse import event_stream
+from twinledger.errors import PreconditionFailed
 from twinledger.model import document
 from twinledger.model.ditto_protocol import etag, parse_etag
 from twinledger.model.paths import Segments, format_path, parse_path
 from twinledger.model.thing_id import check_thing_id, is_valid_namespace
 from twinledger.policies import Principal
-from twinledger.registry import Op, Signal, Twin
+from twinledger.registry import Op, Twin
 
 PREFIX = "/api/2/things/{thingId}"
 
@@ -125,9 +128,6 @@ def thing_json(twin: Twin, doc: dict[str, Any], fields: tuple[tuple[str, ...], .
     return select_fields(full, fields)
 
 
-Condition = int | Literal["*"] | None
-
-
 def _conditions(request: Request) -> tuple[Condition, Condition]:
     """``If-Match`` and ``If-None-Match`` as revisions or ``*`` (400 when malformed)."""
     if_match, if_none = request.headers.get("if-match"), request.headers.get("if-none-match")
@@ -186,57 +186,22 @@ def make_write(template: str, method: str):  # type: ignore[no-untyped-def]
 async def apply_write(
     request: Request, principal: Principal, thing_id: str, segments: Segments, op: Op, value: Any
 ) -> Response:
-    api = api_of(request)
     if_match, if_none = _conditions(request)
-    twin = await api.platform.registry.get(thing_id)
-    if twin is None and op == "merge" and not segments and if_match is None and isinstance(value, dict):
-        op, value = "put", document.merge_patch({}, value)  # Ditto: PATCH of a missing thing creates it
-    if op == "put" and not segments and twin is not None and isinstance(value, dict) and "policyId" not in value:
-        value = {**value, "policyId": twin.policy_id}  # Ditto keeps the policy when a thing is replaced
-    await api.access.check_write(principal, thing_id, twin, segments, op, value)
-    if isinstance(if_none, int) and twin is not None and if_none == twin.revision:
-        raise PreconditionFailed(f"The thing {thing_id!r} is at revision {twin.revision} (If-None-Match).")
-    signal = Signal(
-        thing_id,
-        format_path(segments),
-        value,
-        op=op,
-        source=f"api:{principal.name}",
-        if_match=if_match,
-        if_none_match=if_none == "*",
+    done = await commands.write(
+        api_of(request), principal, thing_id, segments, op, value, if_match=if_match, if_none=if_none
     )
-    outcome = await api.platform.registry.apply(signal)
-    if outcome.error is not None:
-        raise _precondition_error(outcome.error, if_match is not None, signal.if_none_match)
-    event = outcome.event
-    assert event is not None
-    if event.action == "created" and not segments:
-        policy_id = value.get("policyId", thing_id) if isinstance(value, dict) else thing_id
-        await api.platform.policies.ensure(policy_id, owners=principal.subjects)
-    if event.action != "created":
-        return empty_response(204, revision=event.revision)
+    if not done.created or (op == "merge" and segments):
+        return empty_response(204, revision=done.event.revision)
     location = f"/api/2/things/{thing_id}{format_path(segments) if segments else ''}"
-    body: Any = value
-    if not segments:
-        _, doc = await api.access.readable_twin(thing_id, principal)
-        body = doc
-    elif op == "merge":
-        return empty_response(204, revision=event.revision)
-    return json_response(body, 201, revision=event.revision, headers={"Location": location})
-
-
-def _precondition_error(err: TwinError, if_match: bool, if_none_match: bool) -> TwinError:
-    if if_match and isinstance(err, ThingNotFound):
-        return PreconditionFailed(f"{err.message} (If-Match)", thing_id=err.thing_id)
-    if if_none_match and isinstance(err, ThingConflict):
-        return PreconditionFailed(f"{err.message} (If-None-Match: *)", thing_id=err.thing_id)
-    return err
+    return json_response(done.body, 201, revision=done.event.revision, headers={"Location": location})
 
 
 async def get_things(request: Request, principal: PrincipalDep) -> Response:
     """``GET /api/2/things?ids=a,b``: the visible ones of these things (an event stream with
     ``Accept: text/event-stream``)."""
     api = api_of(request)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return await event_stream(request, principal)
     ids = request.query_params.get("ids")
     if not ids:
         raise ParameterInvalid(
