@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from twinledger import Platform
+from twinledger import Platform, Settings, load_settings
 from twinledger.testing.pytest_plugin import MakePlatform
+
+
+@pytest.fixture
+def tl_settings(tmp_path: Path) -> Settings:
+    """SQLite only for most API tests; the ones whose SQL differs per database (search, time
+    series) ask for ``both_backends`` and run on PostgreSQL too."""
+    return load_settings(data_dir=tmp_path / "data", http={"port": 0})
+
+
+@pytest.fixture
+def both_backends(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url, http={"port": 0})
 
 
 @pytest.fixture

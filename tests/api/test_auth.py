@@ -83,8 +83,6 @@ def tl(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 async def test_tokens_cli_against_a_running_platform(make_platform: MakePlatform, tl_settings) -> None:  # type: ignore[no-untyped-def]
-    if not tl_settings.resolved_database_url.startswith("sqlite"):
-        pytest.skip("the CLI test uses the data directory's SQLite database")
     platform: Platform = await make_platform(api=ApiSettings(token_cache_seconds=0))
     assert platform.http is not None
     data_dir = tl_settings.data_dir

@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from twinledger import Platform, Signal
+from twinledger import Platform, Settings, Signal
 from twinledger.policies import PolicyEntry
+from twinledger.testing.pytest_plugin import MakePlatform
 
 PONDS = {
     "org.farm:pond-1": {
@@ -23,6 +24,11 @@ PONDS = {
     "org.farm:tank-1": {"attributes": {"site": None, "depth": 10}},
     "org.other:pond-9": {"attributes": {"site": "north", "depth": 1}},
 }
+
+
+@pytest.fixture
+async def platform(make_platform: MakePlatform, both_backends: Settings) -> Platform:
+    return await make_platform(settings=both_backends)
 
 
 @pytest.fixture

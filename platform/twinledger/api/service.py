@@ -25,6 +25,7 @@ from twinledger.api.auth import Authenticator
 from twinledger.api.deps import current_principal
 from twinledger.api.feeds import Feed
 from twinledger.api.routers import PublicRouter
+from twinledger.api.samples import SampleProjector
 from twinledger.api.tokens import TokenStore
 from twinledger.errors import ConfigError, PluginError
 
@@ -97,6 +98,10 @@ class PartnerApi:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.settings.samples:
+            await self.platform.bus.subscribe(
+                SampleProjector(self.platform.registry.db).subscriber(), plugin="twinledger.api"
+            )
         self._mount_plugin_routes()
         http = self.platform.settings.http
         config = uvicorn.Config(

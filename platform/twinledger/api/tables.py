@@ -1,6 +1,6 @@
 """Tables of the partner API: API tokens (hashed), webhook subscriptions, time-series samples."""
 
-from sqlalchemy import BigInteger, Boolean, Column, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, String, Table
 
 from twinledger.storage.metadata import metadata
 
@@ -14,4 +14,17 @@ api_tokens = Table(
     Column("description", String(256)),
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger),
+)
+
+# Numeric leaf values of twins over time, projected from the event log by a durable subscriber
+# (off the ingest path): the time-series queries aggregate here, in the database.
+samples = Table(
+    "samples",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # the event it came from (re-delivery is harmless)
+    Column("path", String(1024), primary_key=True),
+    Column("thing_id", String(256), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),  # device time when the device stamped it, else ingest time
+    Column("value", Float, nullable=False),
+    Index("ix_samples_thing_id_path_ts_us", "thing_id", "path", "ts_us"),
 )
