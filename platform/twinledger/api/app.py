@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from twinledger.api import history, policy_routes, search, things
+from twinledger.api import history, policy_routes, search, things, webhook_routes
 from twinledger.api.errors import ApiError, ditto_response, install_error_handlers
 from twinledger.api.websocket import ditto_websocket
 
@@ -49,6 +49,7 @@ def build_app(api: PartnerApi) -> FastAPI:
     policy_routes.add_routes(app)
     search.add_routes(app)
     history.add_routes(app)
+    webhook_routes.add_routes(app)
     app.add_api_websocket_route("/ws/2", ditto_websocket, name="ditto_websocket")
     _add_guards(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ from twinledger.api.feeds import Feed
 from twinledger.api.routers import PublicRouter
 from twinledger.api.samples import SampleProjector
 from twinledger.api.tokens import TokenStore
+from twinledger.api.webhooks import WebhookService
 from twinledger.errors import ConfigError, PluginError
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class PartnerApi:
         self.app = build_app(self)
         self.closing = asyncio.Event()
         self.feeds: set[Feed] = set()  # open event streams (SSE, WebSocket), closed at stop
+        self.webhooks = WebhookService(self)
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port: int | None = None
@@ -102,6 +104,7 @@ class PartnerApi:
             await self.platform.bus.subscribe(
                 SampleProjector(self.platform.registry.db).subscriber(), plugin="twinledger.api"
             )
+        await self.webhooks.start()
         self._mount_plugin_routes()
         http = self.platform.settings.http
         config = uvicorn.Config(
@@ -141,6 +144,7 @@ class PartnerApi:
             with contextlib.suppress(Exception):
                 await self._task
         self._server = self._task = None
+        await self.webhooks.stop()
 
     # -- addresses ----------------------------------------------------------------------------
 

@@ -24,5 +24,6 @@ class ApiSettings(BaseModel):
     search_max_size: int = Field(200, ge=1, le=10_000)
     samples: bool = Field(True, description="project numeric twin values into the time-series table")
     webhook_max_attempts: int = Field(8, ge=1, description="delivery attempts per event before it is dead-lettered")
+    webhook_backoff_s: float = Field(1.0, gt=0, description="wait before the first retry; doubles each time")
     webhook_backoff_max_s: float = Field(60.0, gt=0, description="longest wait between two delivery attempts")
     webhook_timeout_s: float = Field(10.0, gt=0, description="time allowed for an endpoint to answer")

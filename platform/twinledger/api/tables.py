@@ -1,6 +1,6 @@
 """Tables of the partner API: API tokens (hashed), webhook subscriptions, time-series samples."""
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from twinledger.storage.metadata import metadata
 
@@ -27,4 +27,25 @@ samples = Table(
     Column("ts_us", BigInteger, nullable=False),  # device time when the device stamped it, else ingest time
     Column("value", Float, nullable=False),
     Index("ix_samples_thing_id_path_ts_us", "thing_id", "path", "ts_us"),
+)
+
+# Webhook subscriptions that partners manage through the API; each is a durable bus subscriber
+# ("api.webhook.<id>") whose checkpoint says what was delivered.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(32), primary_key=True),
+    Column("owner", Text, nullable=False),  # JSON: the creator's subjects; deliveries are filtered by them
+    Column("owner_admin", Boolean, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),  # kept to sign deliveries (HMAC), never shown after creation
+    Column("filter", Text, nullable=False),  # JSON: ids, namespaces, filter (RQL), fields
+    Column("status", String(16), nullable=False),  # active | paused
+    Column("created_us", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False, default=0),
+    Column("failures", BigInteger, nullable=False, default=0),  # failed attempts, in total
+    Column("dead_lettered", BigInteger, nullable=False, default=0),
+    Column("last_delivery_us", BigInteger),
+    Column("last_status", Integer),
+    Column("last_error", Text),
 )
