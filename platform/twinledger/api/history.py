@@ -13,6 +13,7 @@ from twinledger.api.errors import ParameterInvalid
 from twinledger.api.params import integer, number, time_us
 from twinledger.api.responses import json_response
 from twinledger.api.samples import aggregate
+from twinledger.api.things import THING_ID_SCHEMA
 from twinledger.clock import to_us
 from twinledger.errors import ThingNotFound
 from twinledger.model.ditto_protocol import event_message
@@ -113,7 +114,7 @@ def add_routes(app: FastAPI) -> None:
         for c, d in ((400, "invalid parameter"), (401, "not authenticated"), (404, "no such thing or path"))
     }
     ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}
-    thing = p("thingId", "path", "namespace:name", True)
+    thing = {**p("thingId", "path", "namespace:name", True), "schema": THING_ID_SCHEMA}
     app.add_api_route(
         "/api/2/things/{thingId}/history",
         history,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from twinledger.api.body import read_json
 from twinledger.api.deps import PrincipalDep, api_of
 from twinledger.api.responses import empty_response, json_response
+from twinledger.api.things import THING_ID_SCHEMA
 from twinledger.model.ditto_protocol import parse_etag
 from twinledger.policies import (
     MISSING,
@@ -152,7 +153,8 @@ async def delete_entry(request: Request, principal: PrincipalDep) -> Response:
 
 def add_routes(app: FastAPI) -> None:
     def param(name: str) -> dict[str, Any]:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        schema = THING_ID_SCHEMA if name == "policyId" else {"type": "string"}
+        return {"name": name, "in": "path", "required": True, "schema": schema}
 
     errors = {
         str(c): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

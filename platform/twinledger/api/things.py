@@ -62,8 +62,12 @@ RESOURCES: list[tuple[str, tuple[str, ...], str]] = [
 META_FIELDS = ("_revision", "_created", "_modified")
 
 
+THING_ID_SCHEMA = {"type": "string", "pattern": r"^[a-zA-Z]\w*(\.[a-zA-Z]\w*)*:[^\x00-\x1F\x7F-\xFF/]+$"}
+
+
 def _param(name: str, where: str, description: str, *, required: bool = True) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "schema": {"type": "string"}, "description": description}
+    schema = THING_ID_SCHEMA if name == "thingId" else {"type": "string"}
+    return {"name": name, "in": where, "required": required, "schema": schema, "description": description}
 
 
 _CONDITIONS = [
