@@ -28,6 +28,7 @@ from twinledger.errors import (
     ValidationFailed,
 )
 from twinledger.plugins.hookspecs import hookimpl
+from twinledger.policies import NotAllowed, Policy, PolicyEntry, PolicyStore, Principal, SubjectView
 from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
 from twinledger.services import Service
 
@@ -38,16 +39,22 @@ __all__ = [
     "ConfigError",
     "DeadLetter",
     "ManualClock",
+    "NotAllowed",
     "Outcome",
     "PayloadInvalid",
     "Platform",
     "PluginError",
+    "Policy",
+    "PolicyEntry",
+    "PolicyStore",
     "PreconditionFailed",
+    "Principal",
     "ResourceNotFound",
     "Service",
     "Settings",
     "Signal",
     "StorageError",
+    "SubjectView",
     "Subscriber",
     "SystemClock",
     "ThingConflict",

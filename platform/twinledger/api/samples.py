@@ -44,16 +44,19 @@ def _tracked(segments: Segments) -> bool:
     return segments[0] == "features" and len(segments) > 3 and segments[2] == "properties"
 
 
-def sample_rows(events: Sequence[TwinEvent]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+COLUMNS = ("seq", "path", "thing_id", "ts_us", "value")
+
+
+def sample_rows(events: Sequence[TwinEvent]) -> list[tuple[int, str, str, int, float]]:
+    """Rows in :data:`COLUMNS` order."""
+    rows: list[tuple[int, str, str, int, float]] = []
     for e in events:
         if e.action == "deleted" or e.value is None:
             continue
         ts = e.device_ts_us if e.device_ts_us is not None else e.ingest_ts_us
         for segments, number in numeric_leaves(parse_path(e.path), e.value):
             if _tracked(segments):
-                path = format_path(segments)
-                rows.append({"seq": e.seq, "path": path, "thing_id": e.thing_id, "ts_us": ts, "value": number})
+                rows.append((e.seq, format_path(segments), e.thing_id, ts, number))
     return rows
 
 
@@ -61,7 +64,12 @@ class SampleProjector:
     def __init__(self, db: Database) -> None:
         self.db = db
         insert = (sqlite_insert if db.is_sqlite else pg_insert)(samples)
-        self._insert = insert.on_conflict_do_nothing(index_elements=[samples.c.seq, samples.c.path])
+        insert = insert.on_conflict_do_nothing(index_elements=[samples.c.seq, samples.c.path])
+        # compiled once; rows go to the driver's executemany as tuples (as the registry does)
+        compiled = insert.compile(dialect=db.engine.dialect, column_keys=list(COLUMNS))
+        if tuple(compiled.positiontup or ()) != COLUMNS:
+            raise RuntimeError("unexpected parameter order in the compiled samples insert")
+        self._insert = str(compiled)
 
     def subscriber(self) -> Subscriber:
         return Subscriber(SUBSCRIBER, self._handle, start_at="earliest", batch_size=2000)
@@ -70,7 +78,7 @@ class SampleProjector:
         rows = sample_rows(events)
         if rows:
             async with self.db.begin() as conn:
-                await conn.execute(self._insert, rows)
+                await conn.exec_driver_sql(self._insert, rows)
 
 
 async def aggregate(

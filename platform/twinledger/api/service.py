@@ -114,6 +114,7 @@ class PartnerApi:
             lifespan="off",
             log_config=None,
             access_log=False,
+            log_level="warning",
             timeout_graceful_shutdown=3,
             ws="websockets-sansio",
         )
