@@ -89,6 +89,15 @@ def move_before_guards(app: FastAPI, routes: list[BaseRoute]) -> None:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        components["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token (twinledger tokens create) or a JWT (HS256/ES256).",
+            }
+        }
+        schema["security"] = [{"bearer": []}]
         app.openapi_schema = orjson.loads(orjson.dumps(schema))
     return app.openapi_schema

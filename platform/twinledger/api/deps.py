@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPBearer
 
 from twinledger.policies import Principal
 
 if TYPE_CHECKING:
     from twinledger.api.service import PartnerApi
-
-# Declares the bearer scheme in the OpenAPI document; the check itself is ours (tokens and JWTs).
-_bearer = HTTPBearer(auto_error=False, description="An API token (twinledger tokens create) or a JWT.")
 
 
 def api_of(request: Request) -> PartnerApi:
@@ -21,7 +17,7 @@ def api_of(request: Request) -> PartnerApi:
     return api
 
 
-async def current_principal(request: Request, _: Annotated[object, Depends(_bearer)] = None) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated principal of the request (401 otherwise).
 
     Plugin routes use it to learn who is calling::

@@ -95,7 +95,7 @@ class Searcher:
         q = self.base(query, columns).order_by(*order, twins.c.thing_id)
         found: list[tuple[Twin, dict[str, Any]]] = []
         position = offset
-        chunk = size + 1 if self.principal.admin else max(_SCAN_CHUNK, size + 1)
+        chunk = size + 1  # a partner's candidates may be cut by the policy: read more each round
         db = self.api.platform.registry.db
         while True:
             async with db.connect() as conn:
@@ -110,6 +110,7 @@ class Searcher:
             position += len(rows)
             if len(rows) < chunk:
                 return found, None
+            chunk = min(chunk * 2, _SCAN_CHUNK)
 
     async def count(self, query: Query) -> int:
         db = self.api.platform.registry.db

@@ -23,7 +23,7 @@ from twinledger.api.access import Access
 from twinledger.api.app import build_app, move_before_guards
 from twinledger.api.auth import Authenticator
 from twinledger.api.deps import current_principal
-from twinledger.api.feeds import Feed
+from twinledger.api.feeds import Feed, RenderCache
 from twinledger.api.routers import PublicRouter
 from twinledger.api.samples import SampleProjector
 from twinledger.api.tokens import TokenStore
@@ -58,6 +58,7 @@ class PartnerApi:
         self.app = build_app(self)
         self.closing = asyncio.Event()
         self.feeds: set[Feed] = set()  # open event streams (SSE, WebSocket), closed at stop
+        self.render_cache = RenderCache()
         self.webhooks = WebhookService(self)
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None

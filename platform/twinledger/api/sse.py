@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import orjson
 import structlog
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -52,9 +51,11 @@ async def _frames(feed: Feed) -> AsyncIterator[bytes]:
             except TimeoutError:
                 yield b":\n\n"
                 continue
-            if item is None:
+            batch = [item, *feed.drain(255)]  # one write for what has piled up
+            frames = [b"id: %d\ndata: %s\n\n" % queued for queued in batch if queued is not None]
+            if frames:
+                yield b"".join(frames)
+            if None in batch:  # closed (the platform stops)
                 break
-            seq, message = item
-            yield b"id: " + str(seq).encode() + b"\ndata: " + orjson.dumps(message) + b"\n\n"
     finally:
         await feed.stop()

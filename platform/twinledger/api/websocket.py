@@ -116,7 +116,7 @@ class _Session:
             if item is None:
                 return
             try:
-                await self.send(item[1])
+                await self.send(item[1].decode())
             except (WebSocketDisconnect, RuntimeError):
                 return
 

@@ -134,7 +134,7 @@ class PolicyStore:
                         policy_readers.insert(), [{"policy_id": stored.policy_id, "subject": s} for s in readers]
                     )
             self._remember(stored.policy_id, CompiledPolicy(stored))
-            log.info("policy_written", policy=stored.policy_id, revision=stored.revision, created=current is None)
+            log.debug("policy_written", policy=stored.policy_id, revision=stored.revision, created=current is None)
             return stored, current is None
 
     async def delete(self, policy_id: str) -> bool:
