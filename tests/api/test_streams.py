@@ -230,3 +230,17 @@ async def test_websocket_ditto_protocol_events_and_commands(
         await receive_until(bank, lambda m: m == "STOP-SEND-EVENTS:ACK")
     twin = await pond.registry.get("org.farm:pond-1")
     assert twin is not None and twin.reported("finance", "loan") == 5
+
+
+async def test_closed_streams_release_their_subscriptions(
+    pond: Platform, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    assert pond.http is not None
+    before = len(pond.bus.health())
+    for _ in range(3):
+        async with sse(clients["farmer"]) as stream:
+            await set_oxygen(pond, 2.0)
+            await stream.next_event()
+    async with asyncio.timeout(WITHIN):
+        while len(pond.bus.health()) != before or pond.http.feeds:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)

@@ -33,7 +33,8 @@ async def test_create_read_modify_delete_with_ditto_status_codes(clients: dict[s
     got = await c.get("/api/2/things/org.farm:pond-1")
     assert got.status_code == 200 and got.json()["attributes"] == POND["attributes"]
     assert "_revision" not in got.json()
-    assert (await c.get("/api/2/things/org.farm:pond-1", params={"fields": "thingId,_revision"})).json() == {
+    assert (await c.get("/api/2/things/org.farm:pond-1", params={"fields": "thingId,_revision,_namespace"})).json() == {
+        "_namespace": "org.farm",
         "thingId": "org.farm:pond-1",
         "_revision": 1,
     }

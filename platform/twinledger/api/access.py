@@ -54,10 +54,7 @@ class Access:
 
     async def visible_doc(self, twin: Twin, principal: Principal) -> dict[str, Any] | None:
         """The twin's JSON cut to what ``principal`` may read; None when nothing."""
-        if principal.admin:
-            return twin.doc
-        view = await self.view(twin.policy_id, principal)
-        return view.filter_thing(twin.doc) if view is not None else None
+        return await self.policies.visible(twin, principal)
 
     async def readable_twin(self, thing_id: str, principal: Principal) -> tuple[Twin, dict[str, Any]]:
         """The twin and its visible JSON; :class:`ThingNotFound` if missing or invisible."""

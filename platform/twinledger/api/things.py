@@ -59,7 +59,7 @@ RESOURCES: list[tuple[str, tuple[str, ...], str]] = [
         "one desired property",
     ),
 ]
-META_FIELDS = ("_revision", "_created", "_modified")
+META_FIELDS = ("_revision", "_created", "_modified", "_namespace")
 
 
 THING_ID_SCHEMA = {"type": "string", "pattern": r"^[a-zA-Z]\w*(\.[a-zA-Z]\w*)*:[^\x00-\x1F\x7F-\xFF/]+$"}
@@ -129,6 +129,7 @@ def thing_json(twin: Twin, doc: dict[str, Any], fields: tuple[tuple[str, ...], .
     if fields is None:
         return doc
     full = {**doc, **{k: v for k, v in twin.to_ditto(meta=True).items() if k in META_FIELDS}}
+    full["_namespace"] = twin.namespace
     return select_fields(full, fields)
 
 

@@ -32,6 +32,7 @@ from twinledger.policies.enforcer import CompiledPolicy, SubjectView
 from twinledger.policies.errors import PolicyConflict, PolicyNotFound
 from twinledger.policies.model import Policy, PolicyEntry, Principal, owner_policy, parse_policy
 from twinledger.policies.tables import policies, policy_readers
+from twinledger.registry.twin import Twin
 from twinledger.storage.database import Database
 
 log = structlog.get_logger("twinledger.policies")
@@ -90,6 +91,14 @@ class PolicyStore:
             return None
         compiled = await self.compiled(policy_id)
         return compiled.view(principal.subjects) if compiled else None
+
+    async def visible(self, twin: Twin, principal: Principal) -> dict[str, Any] | None:
+        """The twin's JSON cut to what ``principal`` may read (None: nothing) — what the API
+        returns, for dashboards and plugin routes that show twins to partners."""
+        if principal.admin:
+            return twin.doc
+        view = await self.view_for(twin.policy_id, principal)
+        return view.filter_thing(twin.doc) if view is not None else None
 
     def readable_policy_ids(self, subjects: Iterable[str]) -> Select[Any]:
         """A subquery of the policy ids under which any of ``subjects`` may read something."""
