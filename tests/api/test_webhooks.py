@@ -93,7 +93,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def platform(make_platform: MakePlatform, tl_settings: Settings, clock: ManualClock) -> Platform:
-    settings = tl_settings.model_copy(update={"api": ApiSettings(webhook_max_attempts=3, webhook_backoff_s=2.0)})
+    settings = tl_settings.model_copy(
+        update={"api": ApiSettings(webhook_max_attempts=3, webhook_backoff_s=2.0, webhook_private_targets=True)}
+    )
     p = await make_platform(settings=settings, clock=clock)
     await p.registry.apply(
         Signal(
@@ -217,3 +219,20 @@ async def test_webhook_input_is_validated(clients: dict[str, httpx.AsyncClient])
         assert response.status_code == 400, (body, response.text)
     assert (await c.get("/api/2/webhooks/wh_nope")).status_code == 404
     assert (await c.patch("/api/2/webhooks/wh_nope", json={"status": "active"})).status_code == 404
+
+
+async def test_partners_cannot_aim_webhooks_at_internal_addresses(
+    make_platform: MakePlatform, tl_settings: Settings
+) -> None:
+    platform = await make_platform(settings=tl_settings)  # default: private targets refused
+    assert platform.http is not None
+    partner, _ = await platform.http.tokens.create("partner:bank")
+    operator, _ = await platform.http.tokens.create("operator", admin=True)
+    async with httpx.AsyncClient(base_url=platform.http.url) as c:
+        for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/x", "http://[::1]/x"):
+            refused = await c.post("/api/2/webhooks", json={"url": url}, headers={"Authorization": f"Bearer {partner}"})
+            assert refused.status_code == 400 and "non-public" in refused.json()["message"], refused.text
+        allowed = await c.post(
+            "/api/2/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers={"Authorization": f"Bearer {operator}"}
+        )
+        assert allowed.status_code == 201

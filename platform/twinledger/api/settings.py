@@ -26,4 +26,7 @@ class ApiSettings(BaseModel):
     webhook_max_attempts: int = Field(8, ge=1, description="delivery attempts per event before it is dead-lettered")
     webhook_backoff_s: float = Field(1.0, gt=0, description="wait before the first retry; doubles each time")
     webhook_backoff_max_s: float = Field(60.0, gt=0, description="longest wait between two delivery attempts")
+    webhook_private_targets: bool = Field(
+        False, description="let partners point webhooks at loopback, private and link-local addresses"
+    )
     webhook_timeout_s: float = Field(10.0, gt=0, description="time allowed for an endpoint to answer")

@@ -20,9 +20,12 @@ compares in constant time, and rejects old timestamps.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -100,10 +103,28 @@ def check_url(url: Any) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2048:
         raise ParameterInvalid("'url' must be an http:// or https:// URL (at most 2,048 characters).")
     try:
-        httpx.URL(url)
+        if not httpx.URL(url).host:
+            raise httpx.InvalidURL("no host")
     except httpx.InvalidURL as exc:
         raise ParameterInvalid(f"'url' is not a valid URL: {exc}.") from None
     return url
+
+
+async def check_target(url: str) -> None:
+    """Refuse endpoints on this machine's or the operator's internal networks (a partner must not
+    make the platform call them); operators may allow it with ``api.webhook_private_targets``."""
+    parsed = httpx.URL(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parsed.host, parsed.port or 443, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ParameterInvalid(f"The host {parsed.host!r} cannot be resolved: {exc}.") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            raise ParameterInvalid(
+                f"The webhook endpoint {parsed.host!r} resolves to the non-public address {address}; "
+                "operators can allow that with [api] webhook_private_targets = true."
+            )
 
 
 def _from_row(r: Any) -> Webhook:
@@ -149,10 +170,13 @@ class WebhookService:
     # -- management -------------------------------------------------------------------------------
 
     async def create(self, owner: Principal, url: object, wanted: EventFilter, secret: str | None) -> Webhook:
+        url = check_url(url)
+        if not (owner.admin or self.settings.webhook_private_targets):
+            await check_target(url)
         hook = Webhook(
             f"wh_{secrets.token_hex(4)}",
             owner,
-            check_url(url),
+            url,
             secret or secrets.token_urlsafe(32),
             wanted,
             "active",
@@ -202,7 +226,11 @@ class WebhookService:
         hook = await self.get(webhook_id, principal)
         if status is not None and status not in STATUSES:
             raise ParameterInvalid(f"'status' must be one of {', '.join(STATUSES)}.")
-        values = {k: v for k, v in {"status": status, "url": check_url(url) if url is not None else None}.items() if v}
+        if url is not None:
+            url = check_url(url)
+            if not (principal.admin or self.settings.webhook_private_targets):
+                await check_target(url)
+        values = {k: v for k, v in {"status": status, "url": url}.items() if v}
         if values:
             async with self.db.begin() as conn:
                 await conn.execute(update(webhooks).where(webhooks.c.webhook_id == webhook_id).values(**values))
