@@ -140,3 +140,28 @@ async def test_device_twins_are_operator_only_until_a_plugin_gives_consent(
     assert view is not None and view.allows("thing", ("attributes", "k"), "READ")
     await platform.policies.remove_entry("org.farm:sensor-1", "bank")
     error(await clients["bank"].get("/api/2/things/org.farm:sensor-1"), 404)
+
+
+async def test_thing_created_with_an_inline_policy(clients: dict[str, httpx.AsyncClient]) -> None:
+    farmer, bank = clients["farmer"], clients["bank"]
+    inline = {
+        "entries": {
+            "owner": {
+                "subjects": {"partner:farmer": {}},
+                "resources": {"thing:/": {"grant": ["READ", "WRITE"]}, "policy:/": {"grant": ["READ", "WRITE"]}},
+            },
+            "bank": {"subjects": {"partner:bank": {}}, "resources": {"thing:/attributes": {"grant": ["READ"]}}},
+        }
+    }
+    created = await farmer.put("/api/2/things/org.farm:pond-9", json={**POND, "_policy": inline})
+    assert created.status_code == 201, created.text
+    assert "_policy" not in created.json()
+    assert (await bank.get("/api/2/things/org.farm:pond-9")).json() == {
+        "thingId": "org.farm:pond-9",
+        "attributes": POND["attributes"],
+    }
+    again = await farmer.put("/api/2/things/org.farm:pond-10", json={"policyId": "org.farm:pond-9", "_policy": inline})
+    assert error(again, 409)["error"] == "policies:policy.conflict"
+    locked = {"entries": {"x": {"subjects": {"partner:bank": {}}, "resources": {"policy:/": {"grant": ["WRITE"]}}}}}
+    error(await farmer.put("/api/2/things/org.farm:pond-11", json={"_policy": locked}), 403)
+    error(await farmer.get("/api/2/things/org.farm:pond-11"), 404)

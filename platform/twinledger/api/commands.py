@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from twinledger.errors import PreconditionFailed, ThingConflict, ThingNotFound, TwinError
 from twinledger.model import document
 from twinledger.model.paths import Segments, format_path
-from twinledger.policies import Principal
-from twinledger.registry import Op, Signal, TwinEvent
+from twinledger.policies import CompiledPolicy, NotAllowed, Policy, PolicyConflict, Principal, parse_policy
+from twinledger.registry import Op, Signal, Twin, TwinEvent
 
 if TYPE_CHECKING:
     from twinledger.api.service import PartnerApi
@@ -40,6 +40,9 @@ async def write(
     if_none: Condition = None,
 ) -> Written:
     twin = await api.platform.registry.get(thing_id)
+    inline = _inline_policy(principal, thing_id, twin, segments, op, value)
+    if inline is not None and await api.platform.policies.get(inline.policy_id) is not None:
+        raise PolicyConflict(f"The policy {inline.policy_id!r} already exists; refer to it with 'policyId' instead.")
     if twin is None and op == "merge" and not segments and if_match is None and isinstance(value, dict):
         op, value = "put", document.merge_patch({}, value)  # Ditto: a merge on a missing thing creates it
     if op == "put" and not segments and twin is not None and isinstance(value, dict) and "policyId" not in value:
@@ -64,8 +67,11 @@ async def write(
     created = event.action == "created"
     body: Any = value
     if created and not segments:
-        policy_id = value.get("policyId", thing_id) if isinstance(value, dict) else thing_id
-        await api.platform.policies.ensure(policy_id, owners=principal.subjects)
+        if inline is not None:
+            await api.platform.policies.put(inline, if_none_match=True)
+        else:
+            policy_id = value.get("policyId", thing_id) if isinstance(value, dict) else thing_id
+            await api.platform.policies.ensure(policy_id, owners=principal.subjects)
         _, body = await api.access.readable_twin(thing_id, principal)
     return Written(event, created, body)
 
@@ -74,6 +80,23 @@ async def read(api: PartnerApi, principal: Principal, thing_id: str, segments: S
     """The revision of the twin and the visible value at ``segments``."""
     twin, doc = await api.access.readable_twin(thing_id, principal)
     return twin.revision, document.get(doc, segments, thing_id) if segments else doc
+
+
+def _inline_policy(
+    principal: Principal, thing_id: str, twin: Twin | None, segments: Segments, op: Op, value: Any
+) -> Policy | None:
+    """Ditto's ``_policy`` in the body of a new thing: its policy, created with it (the creator
+    must keep WRITE on ``policy:/``, so nobody creates a thing nobody can administer)."""
+    if op != "put" or segments or twin is not None or not isinstance(value, dict) or "_policy" not in value:
+        return None
+    policy_id = value.get("policyId", thing_id)
+    policy = parse_policy(value["_policy"], policy_id if isinstance(policy_id, str) else thing_id)
+    if not principal.admin and not CompiledPolicy(policy).view(principal.subjects).allows_all("policy", (), "WRITE"):
+        raise NotAllowed(
+            "The inline _policy must grant you READ and WRITE on policy:/ (or nobody could administer it).",
+            error="policies:policy.modificationinvalid",
+        )
+    return policy
 
 
 def _precondition_error(err: TwinError, if_match: bool, if_none_match: bool) -> TwinError:
