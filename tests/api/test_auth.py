@@ -56,7 +56,7 @@ async def test_jwt_hs256_and_es256(make_platform: MakePlatform, tmp_path: Path) 
     exp = int(time.time()) + 600
     claims = {"iss": "https://idp.example", "exp": exp}
     hs = jwt.encode({**claims, "sub": "alice"}, SECRET, algorithm="HS256")
-    es = jwt.encode({**claims, "sub": "ops"}, key, algorithm="ES256")
+    es = jwt.encode({**claims, "sub": "ops", "groups": ["operators"]}, key, algorithm="ES256")
     expired = jwt.encode({**claims, "sub": "alice", "exp": 1}, SECRET, algorithm="HS256")
     wrong_iss = jwt.encode({**claims, "iss": "other", "sub": "alice"}, SECRET, algorithm="HS256")
     forged = jwt.encode({**claims, "sub": "ops"}, "not-the-secret-but-long-enough-0123456789", algorithm="HS256")
@@ -69,7 +69,7 @@ async def test_jwt_hs256_and_es256(make_platform: MakePlatform, tmp_path: Path) 
         assert await put(hs) == 201  # alice creates it and owns its policy
         policy = (await c.get("/api/2/policies/org.idp:t-1", headers={"Authorization": f"Bearer {hs}"})).json()
         assert set(policy["entries"]["owner"]["subjects"]) == {"jwt:alice"}
-        assert await put(es) == 204  # ops is an admin subject
+        assert await put(es) == 204  # ops is in the operators group, an admin subject
         for bad in (expired, wrong_iss, forged, "a.b.c"):
             assert await put(bad) == 401
 

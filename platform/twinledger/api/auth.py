@@ -2,8 +2,9 @@
 
 - An API token (``tl_...``, from ``twinledger tokens create SUBJECT``) maps to its subject; an
   ``--admin`` token is an operator, above policies.
-- A JWT maps its ``sub`` claim to the subject ``<jwt_subject_prefix>:<sub>`` (``jwt:alice``); it must
-  carry ``exp``, and ``iss``/``aud`` when configured. Subjects listed in ``api.admin_subjects`` are
+- A JWT maps its ``sub`` claim to the subject ``<jwt_subject_prefix>:<sub>`` (``jwt:alice``) and,
+  with ``api.jwt_groups_claim``, each listed group to ``<prefix>-group:<group>``; it must carry
+  ``exp``, and ``iss``/``aud`` when configured. Subjects listed in ``api.admin_subjects`` are
   operators.
 
 Checked tokens are cached for ``api.token_cache_seconds`` so a GET costs no database read; a
@@ -95,8 +96,11 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise NotAuthenticated(f"The JWT is not valid: {exc}.") from None
-        subject = f"{s.jwt_subject_prefix}:{claims['sub']}"
-        return Principal.of(subject, admin=subject in s.admin_subjects)
+        subjects = {f"{s.jwt_subject_prefix}:{claims['sub']}"}
+        groups = claims.get(s.jwt_groups_claim) if s.jwt_groups_claim else None
+        if isinstance(groups, list):
+            subjects |= {f"{s.jwt_subject_prefix}-group:{g}" for g in groups if isinstance(g, str) and g}
+        return Principal(frozenset(subjects), admin=not subjects.isdisjoint(s.admin_subjects))
 
 
 def _read_key(path: Path | None) -> str | None:

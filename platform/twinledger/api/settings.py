@@ -16,6 +16,9 @@ class ApiSettings(BaseModel):
     jwt_issuer: str | None = Field(None, description="required 'iss' claim of JWTs")
     jwt_audience: str | None = Field(None, description="required 'aud' claim of JWTs")
     jwt_subject_prefix: str = Field("jwt", description="a JWT with sub=S maps to the subject '<prefix>:S'")
+    jwt_groups_claim: str | None = Field(
+        None, description="a claim listing groups; each group G adds the subject '<prefix>-group:G'"
+    )
     token_cache_seconds: float = Field(
         5.0, ge=0, description="how long a checked API token is trusted (revocation delay)"
     )

@@ -31,7 +31,7 @@ async def event_stream(request: Request, principal: Principal) -> StreamingRespo
     if last:
         if not last.strip().isdigit():
             raise ParameterInvalid(f"Last-Event-ID {last[:40]!r} is not an event id this API sent.")
-        after_seq = int(last)
+        after_seq = min(int(last), api.platform.registry.last_seq)  # an id from the future: from now on
     feed = Feed(api, principal, wanted)
     await feed.start(after_seq)
     log.info("sse_opened", subject=principal.name, resume_after=after_seq, **wanted.to_json())
