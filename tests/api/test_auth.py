@@ -49,7 +49,8 @@ async def test_jwt_hs256_and_es256(make_platform: MakePlatform, tmp_path: Path) 
             jwt_hs256_secret=SECRET,
             jwt_es256_public_key=pem,
             jwt_issuer="https://idp.example",
-            admin_subjects=["jwt:ops"],
+            admin_subjects=["jwt-group:operators"],
+            jwt_groups_claim="groups",
         )
     )
     assert platform.http is not None
