@@ -8,6 +8,7 @@ decides before anything is applied.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -151,7 +152,10 @@ def _check_get_conditions(request: Request, revision: int, conditions: tuple[Con
     return None
 
 
-def make_get(template: str):  # type: ignore[no-untyped-def]
+Endpoint = Callable[[Request, Principal], Awaitable[Response]]
+
+
+def make_get(template: str) -> Endpoint:
     async def get(request: Request, principal: PrincipalDep) -> Response:
         api = api_of(request)
         thing_id = check_thing_id(request.path_params["thingId"])
@@ -172,7 +176,7 @@ def make_get(template: str):  # type: ignore[no-untyped-def]
     return get
 
 
-def make_write(template: str, method: str):  # type: ignore[no-untyped-def]
+def make_write(template: str, method: str) -> Endpoint:
     op: Op = {"PUT": "put", "PATCH": "merge", "DELETE": "delete"}[method]  # type: ignore[assignment]
 
     async def write(request: Request, principal: PrincipalDep) -> Response:
