@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,12 @@ from twinledger.plugins.manager import PluginManager
 from twinledger.testing import postgres
 
 BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every platform a test starts (also in child processes) serves its partner API on a free
+    # port, never on the default 8080 that a running demo or another test run may hold.
+    os.environ.setdefault("TWINLEDGER_HTTP__PORT", "0")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
