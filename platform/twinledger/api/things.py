@@ -15,7 +15,6 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from twinledger.api import commands
-from twinledger.api.access import patch_leaves
 from twinledger.api.body import JSON, MERGE_PATCH, read_json
 from twinledger.api.commands import Condition
 from twinledger.api.deps import PrincipalDep, api_of
@@ -25,7 +24,7 @@ from twinledger.api.responses import empty_response, json_response
 from twinledger.api.sse import event_stream
 from twinledger.errors import PreconditionFailed
 from twinledger.model import document
-from twinledger.model.ditto_protocol import etag, parse_etag
+from twinledger.model.ditto_protocol import parse_etag
 from twinledger.model.paths import Segments, format_path, parse_path
 from twinledger.model.thing_id import check_thing_id, is_valid_namespace
 from twinledger.policies import Principal
@@ -292,4 +291,4 @@ def _op_name(template: str) -> str:
     return "Thing" + "".join(p[0].upper() + p[1:] for p in parts)
 
 
-__all__ = ["add_routes", "etag", "patch_leaves", "thing_json"]
+__all__ = ["THING_ID_SCHEMA", "add_routes", "apply_write", "thing_json"]
