@@ -92,8 +92,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def platform(make_platform: MakePlatform, tl_settings: Settings, clock: ManualClock) -> Platform:
-    settings = tl_settings.model_copy(
+async def platform(make_platform: MakePlatform, both_backends: Settings, clock: ManualClock) -> Platform:
+    settings = both_backends.model_copy(
         update={"api": ApiSettings(webhook_max_attempts=3, webhook_backoff_s=2.0, webhook_private_targets=True)}
     )
     p = await make_platform(settings=settings, clock=clock)
