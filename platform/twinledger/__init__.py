@@ -42,6 +42,7 @@ from twinledger.errors import (
 )
 from twinledger.messages import MessageHub, PartnerMessage
 from twinledger.plugins.hookspecs import hookimpl
+from twinledger.policies import NotAllowed, Policy, PolicyEntry, PolicyStore, Principal, SubjectView
 from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
 from twinledger.rules import (
     AcknowledgeAlert,
@@ -113,6 +114,7 @@ __all__ = [
     "ManualClock",
     "MessageHub",
     "Not",
+    "NotAllowed",
     "OneOf",
     "Outcome",
     "PageCallback",
@@ -120,7 +122,11 @@ __all__ = [
     "PayloadInvalid",
     "Platform",
     "PluginError",
+    "Policy",
+    "PolicyEntry",
+    "PolicyStore",
     "PreconditionFailed",
+    "Principal",
     "RaiseAlert",
     "RateLimit",
     "ResourceNotFound",
@@ -134,6 +140,7 @@ __all__ = [
     "Severity",
     "Signal",
     "StorageError",
+    "SubjectView",
     "Subscriber",
     "SystemClock",
     "ThingConflict",

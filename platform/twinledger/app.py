@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from twinledger.alerts import AlertChange, AlertStore
+from twinledger.api.service import PartnerApi
 from twinledger.bus import EventBus
 from twinledger.clock import Clock, SystemClock
 from twinledger.commands import CommandDispatcher
@@ -28,6 +29,7 @@ from twinledger.errors import ContractError, RuleError, TwinModelError
 from twinledger.messages import MessageHub
 from twinledger.plugindata import PluginData
 from twinledger.plugins.manager import HookFailure, PluginManager
+from twinledger.policies import PolicyStore
 from twinledger.registry import Outcome, Signal, TwinRegistry
 from twinledger.rules.contracts import ContractRegistry
 from twinledger.rules.engine import RuleEngine
@@ -64,6 +66,9 @@ class Platform:
       (:class:`~twinledger.messages.MessageHub`)
     - ``plugin_data`` — the plugins' Tortoise ORM context: transactions, raw connection,
       ``activate()`` for tasks created before the start (:class:`~twinledger.plugindata.PluginData`)
+    - ``http`` — the partner API (:class:`~twinledger.api.service.PartnerApi`; ``http.app`` is the
+      FastAPI app), None when the platform runs without services
+    - ``policies`` — Ditto policies: consent changes and enforcement (:class:`~twinledger.policies.PolicyStore`)
     """
 
     def __init__(
@@ -90,6 +95,8 @@ class Platform:
         self.db: Database | None = None
         self._registry: TwinRegistry | None = None
         self._bus: EventBus | None = None
+        self._policies: PolicyStore | None = None
+        self.http: PartnerApi | None = None
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
         self.started = asyncio.Event()
@@ -131,6 +138,12 @@ class Platform:
             raise RuntimeError("The platform is not started with services: `await platform.start()` first.")
         return self._rules
 
+    @property
+    def policies(self) -> PolicyStore:
+        if self._policies is None:
+            raise RuntimeError("The platform is not started: `await platform.start()` first.")
+        return self._policies
+
     def plugin_settings(self, plugin: str) -> dict[str, Any]:
         """The ``[plugin.<name>]`` table of the configuration (empty if absent)."""
         return self.settings.plugin_settings(plugin)
@@ -168,9 +181,11 @@ class Platform:
         )
         await self._registry.start()
         self._bus = EventBus(self._registry, clock=self.clock)
+        self._policies = PolicyStore(self.db, clock=self.clock)
         self._alerts = AlertStore(self.db, clock=self.clock, notify=self._on_alert if self.with_services else None)
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
+        self.http = PartnerApi(self)  # before on_startup: plugins may extend http.app
         if s.plugins.strict:
             self.plugins.check()
         self.plugins.add_failure_listener(self._on_hook_failure)
@@ -204,6 +219,8 @@ class Platform:
         await self._start_services("twinledger_register_services")
         if self.with_simulators:
             await self._start_services("twinledger_register_simulators")
+        await self.http.start()  # last in, first out: stopped before the plugins' services
+        self.services.append(("twinledger", self.http))
         self.started.set()
         log.info(
             "platform_started",
@@ -329,6 +346,7 @@ class Platform:
             await self.db.dispose()
         self._registry = self._bus = self.db = None
         self._alerts = self._commands = self._rules = None
+        self._policies = self.http = None
         self._lock.release()
         self.started.clear()
         log.info("platform_stopped")

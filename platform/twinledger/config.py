@@ -33,6 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from twinledger.api.settings import ApiSettings
 from twinledger.errors import ConfigError
 from twinledger.storage.database import default_database_url
 
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     http: HttpSettings = HttpSettings()
+    api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
     plugins: PluginSettings = PluginSettings()
     log: LogSettings = LogSettings()

@@ -29,7 +29,11 @@ dead-letter store all report the same thing, plus structured attributes (``thing
         ├── ThingNotFound              404 things:thing.notfound
         ├── ResourceNotFound           404 things:<resource>.notfound
         ├── ThingConflict              409 things:thing.conflict
-        └── PreconditionFailed         412 things:precondition.failed
+        ├── PreconditionFailed         412 things:precondition.failed
+        ├── PolicyInvalid, PolicyNotFound, PolicyConflict, NotAllowed (403)
+        │                              policies: twinledger.policies.errors
+        └── ApiError                   the partner API's own (401, 415, 413, RQL 400...):
+                                       twinledger.api.errors
 """
 
 from __future__ import annotations

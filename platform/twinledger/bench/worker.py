@@ -7,6 +7,7 @@ Logs go to stderr.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -20,6 +21,7 @@ from twinledger.logs import configure_logging
 
 def main() -> None:
     name, duration, workdir, options = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3]), orjson.loads(sys.argv[4])
+    os.environ.setdefault("TWINLEDGER_HTTP__PORT", "0")  # a scenario's platform never takes a demo's port
     configure_logging("WARNING")
     ctx = BenchContext(duration=duration, workdir=workdir, options=options)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import alerts, bench, db, deadletters, new_plugin, plugins, serve, twin
+from twinledger.cli import alerts, bench, db, deadletters, new_plugin, plugins, serve, tokens, twin
 
 app = typer.Typer(
     name="twinledger",
@@ -21,6 +21,7 @@ app.command("new-plugin")(new_plugin.new_plugin_cmd)
 app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(tokens.app, name="tokens")
 
 
 @app.command("version")

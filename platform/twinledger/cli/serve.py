@@ -30,6 +30,12 @@ async def serve(settings: Settings, *, simulators: bool, duration: float | None,
     try:
         if banner:
             _print_banner(platform)
+        if simulators and platform.http is not None:  # the demo: an operator token to try the API with
+            token = await platform.http.demo_operator_token()
+            typer.echo(
+                f"  operator token : {token}\n  try            : curl -H 'Authorization: Bearer {token}' "
+                f"'{platform.http.url}/api/2/search/things?option=size(5)'\n"
+            )
         started, last_seq = time.monotonic(), platform.registry.last_seq
         while not stop.is_set():
             remaining = None if duration is None else duration - (time.monotonic() - started)

@@ -54,6 +54,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from twinledger.alerts.model import AlertChange
     from twinledger.app import Platform
     from twinledger.bus.subscriber import Subscriber
@@ -372,4 +374,44 @@ def twinledger_register_dash_pages(platform: Platform) -> list[DashPage]:
                                             inputs=[live_input()])],
                 )
             ]
+    """
+
+
+# -- HTTP API -------------------------------------------------------------------------------------
+
+
+@hookspec
+def twinledger_register_routes(platform: Platform) -> list[APIRouter]:
+    """Extra HTTP routes of the plugin, as FastAPI ``APIRouter`` objects.
+
+    Called once at start, after services started and just before the HTTP server starts
+    listening. Returns a list of routers; each is mounted under ``/api/plugins/<plugin>/`` and
+    **requires authentication** like the rest of the API (a handler learns the caller with
+    ``Depends(twinledger.api.current_principal)`` and should check ``platform.policies`` for what
+    that principal may see). Routes that must answer anonymous callers go on a
+    ``twinledger.api.PublicRouter(reason=...)``, which cannot be made without saying why; the
+    reason is logged at every start. Errors are isolated: if the hook raises, or returns anything but
+    ``APIRouter`` objects, or a router cannot be mounted, that is logged with the plugin's name and
+    left out; the other routes still mount.
+
+    Example::
+
+        from fastapi import APIRouter, Depends
+        from twinledger.api import PublicRouter, current_principal
+
+        @hookimpl
+        def twinledger_register_routes(platform):
+            private = APIRouter()
+
+            @private.get("/loans")
+            async def loans(principal=Depends(current_principal)):
+                return {"subjects": sorted(principal.subjects)}
+
+            public = PublicRouter(reason="consumers trace a product code without an account")
+
+            @public.get("/trace/{code}")
+            async def trace(code: str):
+                return {"code": code}
+
+            return [private, public]   # /api/plugins/agri/loans, /api/plugins/agri/trace/{code}
     """

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ from twinledger.testing import postgres
 from twinledger.testing.browser import browser_page, serve_http  # noqa: F401 - fixtures offered here
 
 BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every platform a test starts (also in child processes) serves its partner API on a free
+    # port, never on the default 8080 that a running demo or another test run may hold.
+    os.environ.setdefault("TWINLEDGER_HTTP__PORT", "0")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,7 +71,8 @@ async def database_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 def tl_settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a fresh data directory, on the database under test."""
-    return load_settings(data_dir=tmp_path / "data", database_url=database_url)
+    # port 0: each platform's partner API listens on a free port (``platform.http.url``)
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url, http={"port": 0})
 
 
 MakePlatform = Callable[..., Awaitable[Platform]]

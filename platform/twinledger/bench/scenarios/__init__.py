@@ -20,9 +20,15 @@ class Scenario:
 
 
 def _all() -> dict[str, Scenario]:
-    from twinledger.bench.scenarios import baseline, dashboards_live, ingest_registry, memory
+    from twinledger.bench.scenarios import api, baseline, dashboards_live, ingest_registry, memory
 
-    found = [baseline.SCENARIO, ingest_registry.SCENARIO, memory.SCENARIO, dashboards_live.SCENARIO]
+    found = [
+        baseline.SCENARIO,
+        ingest_registry.SCENARIO,
+        api.SCENARIO,
+        dashboards_live.SCENARIO,
+        memory.SCENARIO,
+    ]
     return {s.name: s for s in found}
 
 

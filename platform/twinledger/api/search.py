@@ -1,0 +1,228 @@
+"""``GET /api/2/search/things`` and ``/count``: RQL search evaluated in the database.
+
+The filter, namespaces and sort become SQL over the ``twins`` table. For a partner, the query is
+narrowed in SQL to twins whose policy lets one of its subjects read something
+(``policy_readers``); each candidate is then cut to what the partner may read and the filter is
+checked again on that visible part, so a filter can never match on a hidden field. Pages follow
+an opaque cursor (an offset into the candidate order, bound to the query it came from).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from sqlalchemy import Select, func, select
+from starlette.responses import Response
+
+from twinledger.api.deps import PrincipalDep, api_of
+from twinledger.api.errors import ParameterInvalid, RqlInvalid
+from twinledger.api.fields import parse_fields
+from twinledger.api.responses import json_response
+from twinledger.api.rql import Node, Options, parse_filter, parse_options
+from twinledger.api.rql_eval import matches
+from twinledger.api.rql_sql import SqlCompiler
+from twinledger.api.things import thing_json
+from twinledger.model.thing_id import is_valid_namespace
+from twinledger.policies import Principal
+from twinledger.registry import Twin
+from twinledger.storage.tables import twins
+
+_SCAN_CHUNK = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    filter: Node | None
+    namespaces: tuple[str, ...]
+    options: Options
+    fingerprint: str
+
+    @classmethod
+    def from_request(cls, request: Request) -> Query:
+        params = request.query_params
+        text = params.get("filter")
+        namespaces = tuple(n.strip() for n in params.get("namespaces", "").split(",") if n.strip())
+        for ns in namespaces:
+            if not is_valid_namespace(ns):
+                raise ParameterInvalid(f"The namespace {ns[:80]!r} is not valid (Java-package style, e.g. org.farm).")
+        options = parse_options(params["option"]) if params.get("option") else Options()
+        fingerprint = hashlib.sha256(orjson.dumps([text, namespaces, [[*p, d] for p, d in options.sort]])).hexdigest()[
+            :12
+        ]
+        return cls(parse_filter(text) if text else None, namespaces, options, fingerprint)
+
+
+class Searcher:
+    def __init__(self, request: Request, principal: Principal) -> None:
+        self.api = api_of(request)
+        self.principal = principal
+        self.sql = SqlCompiler(postgres=self.api.platform.registry.db.is_postgres)
+
+    def base(self, query: Query, columns: list[Any]) -> Select[Any]:
+        q = select(*columns).where(twins.c.deleted.is_(False))
+        if query.namespaces:
+            q = q.where(twins.c.namespace.in_(query.namespaces))
+        if query.filter is not None:
+            q = q.where(self.sql.where(query.filter, relaxed=not self.principal.admin))
+        if not self.principal.admin:
+            q = q.where(twins.c.policy_id.in_(self.api.platform.policies.readable_policy_ids(self.principal.subjects)))
+        return q
+
+    async def visible(self, row: Any, query: Query) -> tuple[Twin, dict[str, Any]] | None:
+        twin = Twin(row.thing_id, orjson.loads(row.doc), row.revision, row.created_us, row.modified_us)
+        if self.principal.admin:
+            return twin, twin.doc
+        doc = await self.api.access.visible_doc(twin, self.principal)
+        if doc is None:
+            return None
+        meta = {"_revision": twin.revision, "_created": twin.created_us, "_modified": twin.modified_us}
+        if query.filter is not None and not matches(query.filter, doc, meta):
+            return None
+        return twin, doc
+
+    async def page(self, query: Query, offset: int, size: int) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
+        """Up to ``size`` visible matches from ``offset`` on, and the offset of the next page (None: last)."""
+        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
+        order = [
+            (self.sql.sort_key(path).desc() if desc else self.sql.sort_key(path).asc())
+            for path, desc in query.options.sort
+        ]
+        q = self.base(query, columns).order_by(*order, twins.c.thing_id)
+        found: list[tuple[Twin, dict[str, Any]]] = []
+        position = offset
+        chunk = size + 1  # a partner's candidates may be cut by the policy: read more each round
+        db = self.api.platform.registry.db
+        while True:
+            async with db.connect() as conn:
+                rows = (await conn.execute(q.offset(position).limit(chunk))).all()
+            for i, row in enumerate(rows):
+                hit = await self.visible(row, query)
+                if hit is None:
+                    continue
+                if len(found) == size:
+                    return found, position + i
+                found.append(hit)
+            position += len(rows)
+            if len(rows) < chunk:
+                return found, None
+            chunk = min(chunk * 2, _SCAN_CHUNK)
+
+    async def count(self, query: Query) -> int:
+        db = self.api.platform.registry.db
+        if self.principal.admin:
+            async with db.connect() as conn:
+                return int((await conn.execute(self.base(query, [func.count()]))).scalar_one())
+        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
+        total, after = 0, ""
+        while True:  # keyset scan in id order; only what the caller may read is counted
+            q = self.base(query, columns).where(twins.c.thing_id > after).order_by(twins.c.thing_id).limit(_SCAN_CHUNK)
+            async with db.connect() as conn:
+                rows = (await conn.execute(q)).all()
+            for row in rows:
+                total += await self.visible(row, query) is not None
+            if len(rows) < _SCAN_CHUNK:
+                return total
+            after = rows[-1].thing_id
+
+
+def _encode_cursor(offset: int, query: Query) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"o": offset, "q": query.fingerprint})).decode().rstrip("=")
+
+
+def _decode_cursor(text: str, query: Query) -> int:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        offset, fingerprint = int(data["o"]), data["q"]
+    except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        raise RqlInvalid("The cursor is not one this API issued.") from None
+    if fingerprint != query.fingerprint or offset < 0:
+        raise RqlInvalid("The cursor belongs to another query: repeat the same filter, namespaces and sort.")
+    return offset
+
+
+async def search_things(request: Request, principal: PrincipalDep) -> Response:
+    api = api_of(request)
+    query = Query.from_request(request)
+    fields = parse_fields(request.query_params["fields"]) if request.query_params.get("fields") else None
+    size = api.settings.search_default_size if query.options.size is None else query.options.size
+    if not 1 <= size <= api.settings.search_max_size:
+        raise RqlInvalid(f"size({size}) must be between 1 and {api.settings.search_max_size}.")
+    offset = query.options.offset or 0
+    if query.options.cursor:
+        offset = _decode_cursor(query.options.cursor, query)
+    searcher = Searcher(request, principal)
+    found, next_offset = await searcher.page(query, offset, size)
+    body: dict[str, Any] = {"items": [thing_json(twin, doc, fields) for twin, doc in found]}
+    if next_offset is not None:
+        body["cursor"] = _encode_cursor(next_offset, query)
+    return json_response(body)
+
+
+async def count_things(request: Request, principal: PrincipalDep) -> Response:
+    query = Query.from_request(request)
+    return json_response(await Searcher(request, principal).count(query))
+
+
+def add_routes(app: FastAPI) -> None:
+    def q(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": description,
+        }
+
+    errors = {
+        str(c): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for c, d in ((400, "invalid RQL or parameter"), (401, "not authenticated"))
+    }
+    params = [
+        q("filter", 'RQL, e.g. and(eq(attributes/site,"north"),gt(features/oxygen/properties/value,5))'),
+        q("namespaces", "comma-separated namespaces"),
+    ]
+    app.add_api_route(
+        "/api/2/search/things",
+        search_things,
+        methods=["GET"],
+        tags=["search"],
+        summary="Search things with RQL",
+        operation_id="searchThings",
+        openapi_extra={
+            "parameters": [*params, q("fields", "field selector"), q("option", "sort(+thingId),size(25),cursor(...)")],
+            "responses": {
+                "200": {
+                    "description": "a page of things",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"items": {"type": "array"}, "cursor": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                **errors,
+            },
+        },
+    )
+    app.add_api_route(
+        "/api/2/search/things/count",
+        count_things,
+        methods=["GET"],
+        tags=["search"],
+        summary="Count things matching an RQL filter",
+        operation_id="countThings",
+        openapi_extra={
+            "parameters": params,
+            "responses": {
+                "200": {"description": "the count", "content": {"application/json": {"schema": {"type": "integer"}}}},
+                **errors,
+            },
+        },
+    )

@@ -1,0 +1,51 @@
+"""Tables of the partner API: API tokens (hashed), webhook subscriptions, time-series samples."""
+
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+
+from twinledger.storage.metadata import metadata
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),  # public part, shown in listings and used to revoke
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the whole token
+    Column("subject", String(256), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("description", String(256)),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+)
+
+# Numeric leaf values of twins over time, projected from the event log by a durable subscriber
+# (off the ingest path): the time-series queries aggregate here, in the database.
+samples = Table(
+    "samples",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # the event it came from (re-delivery is harmless)
+    Column("path", String(1024), primary_key=True),
+    Column("thing_id", String(256), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),  # device time when the device stamped it, else ingest time
+    Column("value", Float, nullable=False),
+    Index("ix_samples_thing_id_path_ts_us", "thing_id", "path", "ts_us"),
+)
+
+# Webhook subscriptions that partners manage through the API; each is a durable bus subscriber
+# ("api.webhook.<id>") whose checkpoint says what was delivered.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(32), primary_key=True),
+    Column("owner", Text, nullable=False),  # JSON: the creator's subjects; deliveries are filtered by them
+    Column("owner_admin", Boolean, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),  # kept to sign deliveries (HMAC), never shown after creation
+    Column("filter", Text, nullable=False),  # JSON: ids, namespaces, filter (RQL), fields
+    Column("status", String(16), nullable=False),  # active | paused
+    Column("created_us", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False, default=0),
+    Column("failures", BigInteger, nullable=False, default=0),  # failed attempts, in total
+    Column("dead_lettered", BigInteger, nullable=False, default=0),
+    Column("last_delivery_us", BigInteger),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+)
