@@ -42,6 +42,7 @@ class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None  # how partners reach the API, when behind a proxy
+    dashboards: bool = Field(True, description="serve the operator dashboards at /dash/")
 
 
 class IngestSettings(BaseModel):

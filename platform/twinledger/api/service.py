@@ -28,6 +28,7 @@ from twinledger.api.routers import PublicRouter
 from twinledger.api.samples import SampleProjector
 from twinledger.api.tokens import TokenStore
 from twinledger.api.webhooks import WebhookService
+from twinledger.dashboards import Dashboards, attach_dashboards
 from twinledger.errors import ConfigError, PluginError
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class PartnerApi:
         self.feeds: set[Feed] = set()  # open event streams (SSE, WebSocket), closed at stop
         self.render_cache = RenderCache()
         self.webhooks = WebhookService(self)
+        self.dashboards: Dashboards | None = None
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port: int | None = None
@@ -108,6 +110,9 @@ class PartnerApi:
         await self.webhooks.start()
         self._mount_plugin_routes()
         http = self.platform.settings.http
+        if http.dashboards:  # after the API's routes: Dash only answers below its own prefix
+            self.dashboards = attach_dashboards(self.platform, self.app)
+            await self.dashboards.start()
         config = uvicorn.Config(
             self.app,
             host=http.host,
@@ -146,6 +151,8 @@ class PartnerApi:
             with contextlib.suppress(Exception):
                 await self._task
         self._server = self._task = None
+        if self.dashboards is not None:
+            await self.dashboards.stop()
         await self.webhooks.stop()
 
     # -- addresses ----------------------------------------------------------------------------
@@ -159,7 +166,10 @@ class PartnerApi:
         return f"http://{host}:{self.port}"
 
     def urls(self) -> dict[str, str]:
-        return {"partner API": f"{self.url}/api/2", "API docs": f"{self.url}/api/docs"}
+        urls = {"partner API": f"{self.url}/api/2", "API docs": f"{self.url}/api/docs"}
+        if self.dashboards is not None:
+            urls["dashboards"] = self.dashboards.url(self.url)
+        return urls
 
     async def demo_operator_token(self) -> str:
         """A fresh admin token for the demo (the previous demo token is revoked)."""
