@@ -89,7 +89,7 @@ async def test_core_routers_mount_ahead_of_a_catch_all(platform: Platform) -> No
     platform.http.include_router(ledger)
     token, _ = await platform.http.tokens.create("operator", admin=True)
     async with httpx.AsyncClient(base_url=platform.http.url, headers={"Authorization": f"Bearer {token}"}) as c:
-        assert (await c.get("/dash/twins")).json() == {"page": "dash/twins"}
+        assert (await c.get("/pages/twins")).json() == {"page": "pages/twins"}
         assert (await c.get("/api/ledger/sth")).json() == {"size": 0}
         assert (await c.get("/api/unknown")).json()["error"] == "api:resource.notfound"
         assert (await c.get("/ws/whatever")).status_code == 404

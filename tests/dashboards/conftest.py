@@ -28,11 +28,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards
 
 @pytest.fixture
 def tl_settings(tmp_path: Path) -> Settings:
-    """SQLite in a fresh data directory, with the ponds' twin types."""
+    """SQLite in a fresh data directory, with the ponds' twin types; these tests attach the
+    dashboards to an app of their own, so the platform's server serves none."""
     return load_settings(
         data_dir=tmp_path / "data",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'twinledger.db'}",
         twin_types=[TYPES],
+        http={"port": 0, "dashboards": False},
     )
 
 
