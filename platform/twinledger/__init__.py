@@ -10,7 +10,9 @@ Everything else in the package is internal and may change.
 from twinledger.app import Platform
 from twinledger.bus import Subscriber
 from twinledger.clock import Clock, ManualClock, SystemClock
+from twinledger.commands import Command
 from twinledger.config import Settings, load_settings
+from twinledger.devices import Adapter, AdapterHealth, AdapterStatus, DeviceSpec, PointSpec, load_devices
 from twinledger.errors import (
     ConfigError,
     PayloadInvalid,
@@ -34,14 +36,20 @@ from twinledger.services import Service
 __version__ = "0.1.0"
 
 __all__ = [
+    "Adapter",
+    "AdapterHealth",
+    "AdapterStatus",
     "Clock",
+    "Command",
     "ConfigError",
     "DeadLetter",
+    "DeviceSpec",
     "ManualClock",
     "Outcome",
     "PayloadInvalid",
     "Platform",
     "PluginError",
+    "PointSpec",
     "PreconditionFailed",
     "ResourceNotFound",
     "Service",
@@ -61,5 +69,6 @@ __all__ = [
     "TwinledgerError",
     "ValidationFailed",
     "hookimpl",
+    "load_devices",
     "load_settings",
 ]

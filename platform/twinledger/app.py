@@ -22,6 +22,8 @@ from twinledger.bus import EventBus
 from twinledger.clock import Clock, SystemClock
 from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
+from twinledger.devices.registry import DeviceRegistry
+from twinledger.devices.snapshot import HealthSnapshotWriter, snapshot
 from twinledger.errors import TwinModelError
 from twinledger.plugins.manager import PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
@@ -44,6 +46,7 @@ class Platform:
     - ``bus`` — committed events to subscribers (:class:`~twinledger.bus.EventBus`)
     - ``plugins`` — the plugin manager (names, versions, failures)
     - ``adapters`` — ``(plugin, adapter)`` pairs of the started protocol adapters
+    - ``devices`` — registered devices and their health (:class:`~twinledger.devices.DeviceRegistry`)
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class Platform:
         self._bus: EventBus | None = None
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
+        self.devices = DeviceRegistry()
         self.started = asyncio.Event()
 
     @property
@@ -124,12 +128,16 @@ class Platform:
         self._bus = EventBus(self._registry, clock=self.clock)
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
+        self.devices.load(s.device_files, self.plugins, platform=self)
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
         await self._bus.start()
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))
+        health = HealthSnapshotWriter(s.data_dir, lambda up: snapshot(self.adapters, self.devices, running=up))
+        await health.start()
+        self.services.append(("twinledger", health))
         await self._start_services("twinledger_register_services")
         if self.with_simulators:
             await self._start_services("twinledger_register_simulators")
@@ -177,6 +185,7 @@ class Platform:
                 self.plugins.record_failure(plugin, f"{getattr(service, 'name', service)}.stop", exc)
         self.services.clear()
         self.adapters.clear()
+        self.devices = DeviceRegistry()
         if self._registry is not None and self.with_services:
             await self.plugins.call_async("twinledger_on_shutdown", platform=self)
         if self._bus is not None:

@@ -6,8 +6,13 @@ nested sections use ``__``), the TOML file, defaults. Example ``twinledger.toml`
     data_dir = "/var/lib/twinledger"
     database_url = "postgresql://twinledger@db/twinledger"
 
+    device_files = ["devices.toml"]
+
     [http]
     port = 8080
+
+    [mqtt]
+    host = "broker.local"
 
     [plugins]
     disabled = ["parking"]
@@ -58,12 +63,53 @@ class LogSettings(BaseModel):
 
 
 class MqttBrokerSettings(BaseModel):
-    """The MQTT broker adapters connect to; with no host the demo starts an embedded one."""
+    """The MQTT broker adapters connect to; with no host the demo starts an embedded one.
+
+    Topic templates use ``{namespace}`` and ``{name}`` (the device id is ``namespace:name``) or
+    ``{device}``; ``+`` and ``#`` are not allowed in templates (they are built from them).
+    """
 
     host: str | None = None
     port: int = Field(1883, ge=0, le=65535)
     username: str | None = None
     password: str | None = None
+    embedded: bool | None = Field(
+        None, description="run an embedded broker (amqtt, MQTT 3.1.1); default: only in the demo without a host"
+    )
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT version (the embedded broker forces 3.1.1)")
+    client_id: str = Field("twinledger", description="client id; persistent session so QoS 1 survives restarts")
+    session_expiry_s: int = Field(3600, ge=0, description="how long the broker keeps the session while away")
+    keepalive_s: int = Field(30, ge=5)
+    qos: Literal[0, 1] = 1
+    telemetry_topics: list[str] = Field(
+        default_factory=lambda: ["{namespace}/{name}/telemetry"], description="device data topic templates"
+    )
+    command_topic: str = Field("{namespace}/{name}/commands", description="topic template for commands")
+    shared_group: str | None = Field(None, description="subscribe as $share/GROUP/... (MQTT 5) to split the load")
+    ditto_prefix: str | None = Field("ditto", description="Ditto Protocol topics under this prefix; None: off")
+    hono: bool = Field(True, description="accept Eclipse Hono's device topic layout (telemetry/t, event/e, command)")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    max_inflight_publishes: int = Field(16, gt=0, le=1000, description="unacknowledged QoS 1 publishes at once")
+
+
+class CoapSettings(BaseModel):
+    """The CoAP server devices POST/PUT to, and the client that observes CoAP devices."""
+
+    enabled: bool | None = Field(None, description="default: when a CoAP device is registered")
+    host: str = "127.0.0.1"
+    port: int = Field(5683, ge=0, le=65535)
+
+
+class OpcUaSettings(BaseModel):
+    """The OPC UA client that connects to device servers."""
+
+    certificate: Path | None = Field(None, description="client certificate (DER or PEM); default: generated")
+    private_key: Path | None = Field(None, description="client private key (PEM); default: generated")
+    application_uri: str = "urn:twinledger:client"
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    session_timeout_s: float = Field(60.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -82,6 +128,9 @@ class Settings(BaseSettings):
     plugins: PluginSettings = PluginSettings()
     log: LogSettings = LogSettings()
     mqtt: MqttBrokerSettings = MqttBrokerSettings()
+    coap: CoapSettings = CoapSettings()
+    opcua: OpcUaSettings = OpcUaSettings()
+    device_files: list[Path] = Field(default_factory=list, description="device definition files (TOML/YAML)")
     twin_types: list[Path] = Field(default_factory=list, description="extra twin type files or folders")
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-plugin settings")
 

@@ -28,7 +28,7 @@ Conventions:
   ``platform.bus``, ``platform.catalog``, ``platform.settings``, ``platform.clock``); plugins never
   import the core's storage modules.
 
-Lifecycle order: twin types → storage and registry up → ``on_startup`` → subscribers →
+Lifecycle order: twin types → storage and registry up → devices → ``on_startup`` → subscribers →
 services → (running) → services stopped → ``on_shutdown`` → registry down.
 """
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from twinledger.app import Platform
     from twinledger.bus.subscriber import Subscriber
     from twinledger.devices.adapter import Adapter
+    from twinledger.devices.definitions import DeviceSpec
     from twinledger.services import Service
 
 PROJECT = "twinledger"
@@ -132,7 +133,8 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     """Protocol adapters (see :class:`twinledger.devices.Adapter`): they ingest device messages as
     signals and deliver commands (desired properties) to the devices they own.
 
-    Called once at start, after subscribers and before services. Returns a list of adapters; the
+    Called once at start, after subscribers and before services; ``platform.devices`` holds every
+    registered device by then. Returns a list of adapters; the
     platform starts each (one that fails to start is logged with the plugin's name and left out),
     asks them in load order to deliver commands, and reports their ``health()``.
 
@@ -141,6 +143,25 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
         @hookimpl
         def twinledger_register_adapters(platform):
             return [MqttAdapter(platform, platform.settings.mqtt)]
+    """
+
+
+@hookspec
+def twinledger_register_devices(platform: Platform) -> list[DeviceSpec]:
+    """Devices this plugin defines (see :class:`twinledger.DeviceSpec`): id, protocol, owned twins,
+    credentials and the data point → twin path mapping with units.
+
+    Called once at start, after the registry is up and before ``on_startup`` and the adapters, so
+    adapters know every device when they connect. Returns a list of :class:`DeviceSpec`; read a
+    TOML or YAML file with :func:`twinledger.load_devices`. Devices from the settings'
+    ``device_files`` come first. A device id defined twice differently, or an item that is not a
+    ``DeviceSpec``, is reported with the plugin's name and left out; the platform starts anyway.
+
+    Example::
+
+        @hookimpl
+        def twinledger_register_devices(platform):
+            return load_devices(Path(__file__).with_name("devices.toml"))
     """
 
 

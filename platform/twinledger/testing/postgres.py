@@ -24,13 +24,16 @@ def _asyncpg_dsn(url: str) -> str:
 def unavailable_reason() -> str | None:
     """None when the server answers; otherwise why PostgreSQL tests are skipped."""
     import asyncio
+    import concurrent.futures
 
     async def probe() -> None:
         conn = await asyncpg.connect(_asyncpg_dsn(server_url()), timeout=3)
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        # In a thread of its own: the first caller may be an async fixture with a loop running.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, probe()).result()
     except Exception as exc:
         return (
             f"PostgreSQL is not reachable at {make_url(server_url()).render_as_string()} ({exc!r}); "
