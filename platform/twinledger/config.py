@@ -87,6 +87,7 @@ class MqttBrokerSettings(BaseModel):
     command_topic: str = Field("{namespace}/{name}/commands", description="topic template for commands")
     shared_group: str | None = Field(None, description="subscribe as $share/GROUP/... (MQTT 5) to split the load")
     ditto_prefix: str | None = Field("ditto", description="Ditto Protocol topics under this prefix; None: off")
+    ditto_events: bool = Field(False, description="also publish every twin event as a Ditto Protocol event")
     hono: bool = Field(True, description="accept Eclipse Hono's device topic layout (telemetry/t, event/e, command)")
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)

@@ -37,11 +37,15 @@ def decode(
     """Readings of one message; raises :class:`PayloadInvalid` with the reason."""
     fmt = fmt or sniff(payload)
     if fmt == "senml+json":
-        return [Reading(r.name, r.value if r.value is not None else r.sum, r.unit, r.time)
-                for r in senml.decode_json(payload, now=now)]
+        return [
+            Reading(r.name, r.value if r.value is not None else r.sum, r.unit, r.time)
+            for r in senml.decode_json(payload, now=now)
+        ]
     if fmt == "senml+cbor":
-        return [Reading(r.name, r.value if r.value is not None else r.sum, r.unit, r.time)
-                for r in senml.decode_cbor(payload, now=now)]
+        return [
+            Reading(r.name, r.value if r.value is not None else r.sum, r.unit, r.time)
+            for r in senml.decode_cbor(payload, now=now)
+        ]
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -53,7 +57,7 @@ def readings_from_object(doc: Any, *, time_key: str | None = "ts") -> list[Readi
     if isinstance(doc, list):
         raise PayloadInvalid("A JSON array payload must be a SenML pack (send it as application/senml+json).")
     if not isinstance(doc, dict):
-        raise PayloadInvalid("The payload must be a JSON object of data points, e.g. {\"temperature\": 21.5}.")
+        raise PayloadInvalid('The payload must be a JSON object of data points, e.g. {"temperature": 21.5}.')
     ts = None
     if time_key is not None and time_key in doc:
         ts = parse_time(doc[time_key])

@@ -100,6 +100,7 @@ class AdapterStatus:
         self.last_seen: float | None = None
         self.detail = ""
         self.meter = RateMeter()
+        self.outages = 0  # connection losses so far
         self._was_up = False
         self._down_logged = False
         self.log = structlog.get_logger(f"twinledger.adapters.{protocol}").bind(adapter=name)
@@ -132,6 +133,7 @@ class AdapterStatus:
         if not self._down_logged:
             self.log.warning("adapter_unavailable", reason=reason)
             self._down_logged = True
+            self.outages += 1
 
     def health(self, now: float | None = None) -> AdapterHealth:
         now = time.time() if now is None else now

@@ -34,8 +34,12 @@ def snapshot(adapters: list[tuple[str, Adapter]], devices: DeviceRegistry, *, ru
         try:
             health = asdict(adapter.health())
         except Exception as exc:  # a broken adapter must not hide the others
-            health = {"name": getattr(adapter, "name", "?"), "protocol": getattr(adapter, "protocol", "?"),
-                      "connected": False, "detail": f"health() failed: {exc!r}"}
+            health = {
+                "name": getattr(adapter, "name", "?"),
+                "protocol": getattr(adapter, "protocol", "?"),
+                "connected": False,
+                "detail": f"health() failed: {exc!r}",
+            }
         out_adapters.append({"plugin": plugin, **health})
     return {
         "pid": os.getpid(),

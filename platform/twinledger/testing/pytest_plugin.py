@@ -6,11 +6,13 @@
 - ``tl_settings``: settings for a fresh data directory and that database.
 - ``make_platform``: starts platforms (``await make_platform(plugins=[my_plugin])``) and stops
   them at the end of the test.
+- ``mosquitto``: a Mosquitto broker on a free loopback port (:class:`MosquittoBroker`, with
+  high queue limits), stopped after the test; skipped with the reason if it is not installed.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from twinledger.app import Platform
 from twinledger.clock import Clock
 from twinledger.config import Settings, load_settings
 from twinledger.plugins.manager import PluginManager
+from twinledger.testing import mosquitto as _mosquitto
 from twinledger.testing import postgres
 
 BACKENDS = ("sqlite", "postgres")
@@ -107,3 +110,17 @@ def postgres_available(request: pytest.FixtureRequest) -> None:
     reason = postgres.unavailable_reason()
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[_mosquitto.MosquittoBroker]:
+    """A Mosquitto broker on a free port of 127.0.0.1 (``.host``, ``.port``, ``.restart()``)."""
+    reason = _mosquitto.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    broker = _mosquitto.MosquittoBroker(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
