@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 
 def pond_device(device_id: str, thing_id: str, protocol: str = "mqtt", **extra: Any) -> DeviceSpec:
-    """A device that reports a pond's oxygen (mg/L), water temperature (°F → °C) and aerator state."""
+    """A device that reports a pond's oxygen (mg/L), water temperature (°F → °C) and aerator state
+    (``points=`` replaces that mapping)."""
     points = {
         "oxygen": {"path": "/features/oxygen/properties/value", "unit": "mg/L", "type": "number"},
         "seq": {"path": "/features/oxygen/properties/seq", "type": "integer"},
@@ -32,7 +33,8 @@ def pond_device(device_id: str, thing_id: str, protocol: str = "mqtt", **extra: 
         "aerator": {"path": "/features/aerator/properties/on", "type": "boolean", "writable": True},
         "speed": {"path": "/features/aerator/properties/speed", "type": "integer", "writable": True},
     }
-    points.update(extra.pop("points", {}))
+    if "points" in extra:  # given points replace the defaults
+        points = extra.pop("points")
     return DeviceSpec.model_validate(
         {"id": device_id, "protocol": protocol, "twins": [thing_id], "points": points, **extra}
     )

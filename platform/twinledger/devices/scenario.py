@@ -80,9 +80,9 @@ class Scenario:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.spec.seed)
         for key, b in self.spec.points.items():
-            self.current[key] = b.value if b.value is not None else b.start if b.start is not None else None
+            self.current[key] = _initial(b)
         for key, b in self.spec.state.items():
-            self.state[key] = b.value if b.value is not None else b.start if b.cycle is None else b.cycle[0]
+            self.state[key] = _initial(b)
 
     @property
     def device(self) -> str:
@@ -136,3 +136,11 @@ class Scenario:
         except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"Cannot read the scenario {path}: {exc}") from None
         return cls.from_dict(raw, source=str(path))
+
+
+def _initial(b: PointBehaviour) -> Any:
+    if b.value is not None:
+        return b.value
+    if b.cycle is not None:
+        return b.cycle[0]
+    return b.start
