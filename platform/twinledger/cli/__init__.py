@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import bench, db, deadletters, serve, twin
+from twinledger.cli import adapters, bench, db, deadletters, serve, twin
 
 app = typer.Typer(
     name="twinledger",
@@ -16,6 +16,8 @@ app.command("run")(serve.run_cmd)
 app.command("demo")(serve.demo_cmd)
 app.command("deadletters")(deadletters.deadletters_cmd)
 app.command("bench")(bench.bench_cmd)
+app.command("adapters")(adapters.adapters_cmd)
+app.add_typer(adapters.devices_app, name="devices")
 app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
 
