@@ -56,6 +56,10 @@ class MqttAdapter:
         self._pending_commands: dict[str, str] = {}  # Hono request id → device id
         self._tasks: set[asyncio.Future[Any]] = set()
         self.command_responses: dict[str, tuple[int, bytes]] = {}  # correlation id → (status, payload)
+        # back-pressure: stop reading while this many messages wait for their commit
+        self.max_pending = max(2 * platform.settings.ingest.max_batch, 1000)
+        self._pending = 0
+        self._paused = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -145,6 +149,10 @@ class MqttAdapter:
     def _on_message(self, topic: str, payload: bytes, qos: int, ack: Ack | None) -> None:
         now = time.time()
         self.status.seen(now)
+        self._pending += 1
+        if self._pending >= self.max_pending and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
         levels = topic.split("/")
         try:
             if len(payload) > self.max_bytes:
@@ -224,10 +232,23 @@ class MqttAdapter:
             )
         if futures:
             futures[-1].add_done_callback(partial(self._handled, futures, device, ack))
+        else:  # nothing to commit (cannot happen with a non-empty payload, but never leak the count)
+            self._release()
+            if ack is not None:
+                ack()
+
+    def _release(self) -> None:
+        """One message is done (committed or refused): resume reading below half the limit."""
+        self._pending -= 1
+        if self._paused and self._pending <= self.max_pending // 2:
+            self._paused = False
+            if self._transport is not None:
+                self._transport.resume_reading()
 
     def _handled(
         self, futures: list[asyncio.Future[Any]], device: Device | None, ack: Ack | None, _: asyncio.Future[Any]
     ) -> None:
+        self._release()
         for fut in futures:
             if not fut.done() or fut.cancelled() or fut.exception() is not None:
                 # not committed: no ack; reconnect so that the broker sends it again
@@ -317,6 +338,7 @@ class MqttAdapter:
             self._handled([fut], None, ack, fut)
             return
         outcome = fut.result()
+        self._release()
         if ack is not None:
             ack()
         if not command.response_required:
@@ -437,6 +459,7 @@ class MqttAdapter:
                 device.health.failed(f"command {request_id} answered {status}", dead_letter=False)
         if not 200 <= status < 300:
             self.status.log.warning("command_failed", request_id=request_id, status=status_text, device=device_id)
+        self._release()
         if ack is not None:
             ack()
 

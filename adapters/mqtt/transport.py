@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gmqtt
-from gmqtt.mqtt.constants import MQTTCommands, MQTTv50, MQTTv311
+from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
 Ack = Callable[[], None]
 OnMessage = Callable[[str, bytes, int, Ack | None], None]
@@ -69,6 +69,10 @@ class MqttTransport:
         self._client.on_connect = self._connected
         self._client.on_subscribe = self._subscribed
         self._subacks: dict[int, asyncio.Future[tuple[int, ...]]] = {}
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._acks_out = bytearray()
+        self._ack_flush_scheduled = False
         self._client.on_disconnect = lambda *_: self._report_lost("the broker closed the connection")
 
     # -- connection -----------------------------------------------------------------------------
@@ -80,6 +84,7 @@ class MqttTransport:
         sock = connection._transport.get_extra_info("socket") if connection is not None else None
         if sock is not None:  # asyncio sets it already; make sure, latency depends on it (FIELD-NOTES)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._gate_reads()
         self.connected = True
         return self.session_present
 
@@ -126,6 +131,27 @@ class MqttTransport:
 
     # -- receiving ------------------------------------------------------------------------------
 
+    def pause_reading(self) -> None:
+        """Stop taking packets (back-pressure): gmqtt's read loop waits, its stream buffer fills up,
+        the socket stops being read and the broker keeps the messages queued."""
+        self._gate.clear()
+
+    def resume_reading(self) -> None:
+        self._gate.set()
+
+    def _gate_reads(self) -> None:
+        protocol = self._client._connection._protocol
+        read = protocol.read
+        gate = self._gate
+
+        async def gated_read(n: int) -> bytes:
+            if not gate.is_set():
+                await gate.wait()
+            data: bytes = await read(n)
+            return data
+
+        protocol.read = gated_read
+
     def _qos0(self, client: Any, topic: str, payload: bytes, qos: int, properties: dict[str, Any]) -> None:
         self._on_message(topic, payload, qos, None)
 
@@ -135,9 +161,25 @@ class MqttTransport:
         def ack() -> None:
             # Only on the connection that delivered it: after a reconnect the broker resends.
             if self.connected and self._client._connection is connection and connection is not None:
-                connection.send_command_with_mid(MQTTCommands.PUBACK, mid, False)
+                self._queue_puback(mid)
 
         self._on_message(topic, payload, 1, ack)
+
+    def _queue_puback(self, mid: int) -> None:
+        """PUBACKs go out in order, many per write (one syscall per loop turn, not per message).
+
+        A PUBACK with reason 0 and no properties is the same 4 bytes in MQTT 3.1.1 and 5."""
+        self._acks_out += b"\x40\x02" + mid.to_bytes(2, "big")
+        if not self._ack_flush_scheduled:
+            self._ack_flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_pubacks)
+
+    def _flush_pubacks(self) -> None:
+        self._ack_flush_scheduled = False
+        data, self._acks_out = bytes(self._acks_out), bytearray()
+        connection = self._client._connection
+        if data and self.connected and connection is not None and not connection._transport.is_closing():
+            connection._transport.write(data)
 
     # -- publishing -----------------------------------------------------------------------------
 
