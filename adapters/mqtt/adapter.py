@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from twinledger import Command, DeadLetter, Outcome, Subscriber, TwinError, TwinEvent
-from twinledger.devices import AdapterHealth, AdapterStatus, Device, decode
+from twinledger import Command, DeadLetter, Outcome, Signal, Subscriber, TwinError, TwinEvent
+from twinledger.devices import AdapterHealth, AdapterStatus, Device, Rejected, decode
+from twinledger.devices.decoding import parse_time
+from twinledger.errors import PayloadInvalid
 from twinledger.model import ditto_protocol as ditto
 from twinledger_adapters.mqtt.topics import HONO_EVENT, HONO_TELEMETRY, TopicTemplate, shared
 from twinledger_adapters.mqtt.transport import Ack, MqttTransport
@@ -60,6 +62,7 @@ class MqttAdapter:
         self.max_pending = max(2 * platform.settings.ingest.max_batch, 1000)
         self._pending = 0
         self._paused = False
+        self._topics: dict[str, Device] = {}  # telemetry topic → its device (devices are fixed at start)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -153,6 +156,14 @@ class MqttAdapter:
         if self._pending >= self.max_pending and not self._paused and self._transport is not None:
             self._paused = True
             self._transport.pause_reading()
+        device = self._topics.get(topic)
+        if device is not None and len(payload) <= self.max_bytes:  # a known device's telemetry topic
+            try:
+                self._ingest(device, topic, payload, now, ack)
+            except Exception as exc:  # never let one message take the adapter down
+                self.status.log.exception("message_failed", topic=topic)
+                self._reject(device.id, topic, payload, ack, "mqtt:internal.error", f"Not handled: {exc!r}")
+            return
         levels = topic.split("/")
         try:
             if len(payload) > self.max_bytes:
@@ -187,6 +198,9 @@ class MqttAdapter:
                     if device is None or device.protocol != "mqtt":
                         self._unknown(device_id, topic, payload, ack)
                         return
+                    if len(self._topics) >= 100_000:
+                        self._topics.clear()
+                    self._topics[topic] = device
                     self._ingest(device, topic, payload, now, ack)
                     return
             templates = ", ".join(self.settings.telemetry_topics)
@@ -206,12 +220,15 @@ class MqttAdapter:
         health.seen(now)
         source = f"mqtt:{device.id}"
         try:
-            readings = decode(payload, now=now, time_key=device.spec.time_key)
+            fast = self._fast_path(device, payload, source) if payload[:1] == b"{" else None
+            if fast is None:
+                readings = decode(payload, now=now, time_key=device.spec.time_key)
+                fast = device.signals(readings, source=source, raw=payload)
         except TwinError as exc:
             health.failed(exc.message)
             self._reject(device.id, topic, payload, ack, "mqtt:payload.invalid", exc.message)
             return
-        signals, rejected = device.signals(readings, source=source, raw=payload)
+        signals, rejected = fast
         registry = self.platform.registry
         futures: list[asyncio.Future[Any]] = [registry.submit(s) for s in signals]
         for r in rejected:
@@ -236,6 +253,21 @@ class MqttAdapter:
             self._release()
             if ack is not None:
                 ack()
+
+    @staticmethod
+    def _fast_path(device: Device, payload: bytes, source: str) -> tuple[list[Signal], list[Rejected]] | None:
+        """A flat JSON object (the common telemetry message) mapped without intermediate readings."""
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise PayloadInvalid(f"The payload is not valid JSON: {exc}.") from None
+        if type(doc) is not dict:
+            return None
+        time_key = device.spec.time_key
+        ts = parse_time(doc.pop(time_key)) if time_key is not None and time_key in doc else None
+        if not doc:
+            raise PayloadInvalid("The payload has no data points.")
+        return device.signals_from_object(doc, ts=ts, source=source, raw=payload)
 
     def _release(self) -> None:
         """One message is done (committed or refused): resume reading below half the limit."""

@@ -49,6 +49,8 @@ class Point:
     convert: Conversion | None  # None: no conversion needed
     type: str | None
     spec: PointSpec
+    parent: str = ""  # the path of the object holding the value, e.g. /features/oxygen/properties
+    leaf: str = ""  # the value's key in it, e.g. value
 
     @property
     def path(self) -> str:
@@ -76,15 +78,18 @@ class Device:
             unit = canonical(p.unit) if p.unit else None
             twin_unit = canonical(p.twin_unit) if p.twin_unit else unit
             conv = conversion(unit, twin_unit)
+            segments = parse_path(p.path)
             point = Point(
                 key,
                 p.twin or self.twins[0],
-                parse_path(p.path),
+                segments,
                 unit,
                 twin_unit,
                 None if conv.identity else conv,
                 p.type,
                 p,
+                format_path(segments[:-1]),
+                segments[-1],
             )
             self.points[key] = point
             self._by_path[(point.thing_id, point.path)] = point
@@ -134,6 +139,45 @@ class Device:
             for (thing_id, ts), items in sorted(groups.items(), key=lambda kv: kv[0][1] or 0.0)
         ]
         return signals, rejected
+
+    def signals_from_object(
+        self, doc: dict[str, Any], *, ts: float | None, source: str, raw: bytes | None = None
+    ) -> tuple[list[Signal], list[Rejected]] | None:
+        """The hot path for a flat JSON object whose values all go to one twin object (the
+        usual telemetry message): one merge signal, no intermediate readings. None when the
+        message needs the general path (nested values, several twins or parents)."""
+        points = self.points
+        patch: dict[str, Any] = {}
+        rejected: list[Rejected] = []
+        target: Point | None = None
+        for key, value in doc.items():
+            point = points.get(key)
+            if point is None:
+                rejected.append(
+                    Rejected(key, "device.point.unmapped", f"Device {self.id!r} has no data point {key!r}.")
+                )
+                continue
+            if target is None:
+                target = point
+            elif point.parent != target.parent or point.thing_id != target.thing_id:
+                return None
+            if value is None or type(value) is dict:
+                return None
+            kind = point.type
+            if kind is not None and not _is_type(value, kind):
+                rejected.append(
+                    Rejected(
+                        key, "device.value.invalid", f"Device {self.id!r}: {key!r} must be a {kind}, got {value!r}."
+                    )
+                )
+                continue
+            if point.convert is not None and (type(value) is float or type(value) is int):
+                value = point.convert(value)
+            patch[point.leaf] = value
+        if target is None or not patch:
+            return [], rejected
+        signal = Signal(target.thing_id, target.parent, patch, op="merge", source=source, device_ts=ts, raw=raw)
+        return [signal], rejected
 
     def _convert(self, point: Point, r: Reading) -> Any:
         value = r.value
