@@ -20,9 +20,23 @@ class Scenario:
 
 
 def _all() -> dict[str, Scenario]:
-    from twinledger.bench.scenarios import baseline, ingest_mqtt, ingest_registry, memory
+    from twinledger.bench.scenarios import (
+        baseline,
+        ingest_coap,
+        ingest_mqtt,
+        ingest_opcua,
+        ingest_registry,
+        memory,
+    )
 
-    found = [baseline.SCENARIO, ingest_registry.SCENARIO, ingest_mqtt.SCENARIO, memory.SCENARIO]
+    found = [
+        baseline.SCENARIO,
+        ingest_registry.SCENARIO,
+        ingest_mqtt.SCENARIO,
+        ingest_coap.SCENARIO,
+        ingest_opcua.SCENARIO,
+        memory.SCENARIO,
+    ]
     return {s.name: s for s in found}
 
 
