@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from twinledger.devices.scenario import Scenario
 from twinledger.registry import query_dead_letters
 from twinledger.testing.mosquitto import MosquittoBroker
 from twinledger_adapters.mqtt import MqttAdapter, MqttDevice
+from twinledger_adapters.mqtt.transport import MqttTransport
 from twinledger_adapters.testing import create_ponds, eventually, pond_device, running_platform
 
 POND = "org.farm:pond-1"
@@ -30,6 +33,31 @@ def pub(broker: MosquittoBroker, topic: str, payload: bytes, qos: int = 1, *extr
         check=True,
         timeout=10,
     )
+
+
+@contextlib.asynccontextmanager
+async def listening(broker: MosquittoBroker, topic: str) -> AsyncIterator[list[Any]]:
+    """Messages (JSON) on ``topic``, collected by a subscriber that is subscribed on entry."""
+    received: list[Any] = []
+
+    def on_message(topic: str, payload: bytes, qos: int, ack: Any) -> None:
+        received.append(orjson.loads(payload))
+        if ack is not None:
+            ack()
+
+    transport = MqttTransport(
+        f"listener-{uuid.uuid4().hex[:8]}",
+        on_message=on_message,
+        on_disconnect=lambda _: None,
+        clean_start=True,
+        session_expiry_s=0,
+    )
+    await transport.connect(broker.host, broker.port)
+    await transport.subscribe([topic], 1)
+    try:
+        yield received
+    finally:
+        await transport.close()
 
 
 def mqtt_settings(broker: MosquittoBroker, **extra: Any) -> MqttBrokerSettings:
@@ -165,33 +193,18 @@ async def test_hono_topics_and_commands(platform: Platform, mosquitto: Mosquitto
 
 
 async def test_ditto_protocol_commands_in_and_responses_out(platform: Platform, mosquitto: MosquittoBroker) -> None:
-    sub = await asyncio.create_subprocess_exec(
-        "mosquitto_sub",
-        "-h",
-        mosquitto.host,
-        "-p",
-        str(mosquitto.port),
-        "-t",
-        "ditto/responses/#",
-        "-C",
-        "2",
-        "-W",
-        "20",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    await asyncio.sleep(0.3)  # mosquitto_sub has no readiness signal; a missed response fails the test below
     command = {
         "topic": "org.farm/pond-1/things/twin/commands/modify",
         "headers": {"correlation-id": "d-1"},
         "path": "/features/water/properties/ph",
         "value": 7.2,
     }
-    pub(mosquitto, "ditto/commands/org.farm/pond-1", orjson.dumps(command))
-    await eventually(lambda: _eq(reported(platform, "water", "ph"), 7.2), what="ditto modify")
     foreign = {**command, "topic": "org.other/x/things/twin/commands/modify", "headers": {"correlation-id": "d-2"}}
-    pub(mosquitto, "ditto/commands/org.other/x", orjson.dumps(foreign))
-    out, _ = await asyncio.wait_for(sub.communicate(), 25)
-    responses = [orjson.loads(line) for line in out.splitlines()]
+    async with listening(mosquitto, "ditto/responses/#") as responses:
+        pub(mosquitto, "ditto/commands/org.farm/pond-1", orjson.dumps(command))
+        await eventually(lambda: _eq(reported(platform, "water", "ph"), 7.2), what="ditto modify")
+        pub(mosquitto, "ditto/commands/org.other/x", orjson.dumps(foreign))
+        await eventually(lambda: len(responses) == 2, what="two responses")
     by_id = {r["headers"].get("correlation-id"): r for r in responses}
     # the property did not exist: Ditto answers a modify that creates with 201 Created
     assert by_id["d-1"]["status"] == 201 and by_id["d-1"]["topic"] == "org.farm/pond-1/things/twin/commands/modify"
@@ -224,3 +237,16 @@ async def test_embedded_broker_speaks_mqtt_311_with_mosquitto_pub(tmp_path: Path
         await asyncio.to_thread(pub, broker, "org.farm/pond-1/telemetry", b'{"oxygen": 4.5}', 1, "-V", "mqttv311")
         await eventually(lambda: _eq(reported(platform, "oxygen", "value"), 4.5), what="embedded broker")
         assert adapter.health().detail.endswith("(MQTT 3.1.1, session False)")
+
+
+async def test_twin_events_are_emitted_in_the_ditto_protocol(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    settings = mqtt_settings(mosquitto, ditto_events=True)
+    async with running_platform(tmp_path / "data", [mqtt_plugin], [pond_device(POND, POND)], mqtt=settings) as platform:
+        await create_ponds(platform, POND)
+        await adapter_of(platform).wait_connected()
+        async with listening(mosquitto, "ditto/events/#") as events:
+            pub(mosquitto, "org.farm/pond-1/telemetry", b'{"oxygen": 4.25}')
+            (event,) = await eventually(lambda: events, what="a Ditto event")
+        assert event["topic"] == "org.farm/pond-1/things/twin/events/merged"
+        assert event["path"] == "/features/oxygen/properties" and event["value"] == {"value": 4.25}
+        assert event["revision"] == 2 and event["headers"]["content-type"] == "application/merge-patch+json"
