@@ -13,6 +13,8 @@ import socket
 
 import structlog
 
+from twinledger.errors import ConfigError
+
 log = structlog.get_logger("twinledger.adapters.mqtt")
 
 
@@ -33,6 +35,16 @@ class EmbeddedBroker:
 
     async def start(self) -> None:
         from amqtt.broker import Broker
+
+        with socket.socket() as probe:  # a clear message instead of amqtt's traceback
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"The embedded MQTT broker cannot listen on {self.host}:{self.port} ({exc.strerror}): another "
+                    "broker may run there. Set [mqtt] host (and port) to use it, or another [mqtt] port."
+                ) from None
 
         for noisy in ("amqtt", "transitions"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

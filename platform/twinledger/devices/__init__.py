@@ -5,6 +5,7 @@
 - :mod:`twinledger.devices.senml`: SenML (RFC 8428) JSON and CBOR codec
 - :mod:`twinledger.devices.decoding`: payloads → :class:`Reading`
 - :class:`AdapterStatus`, :class:`DeviceHealth`: health counters adapters keep
+- :class:`Scenario`: scenario files that drive the simulated devices
 """
 
 from twinledger.devices.adapter import Adapter, AdapterHealth
@@ -13,6 +14,7 @@ from twinledger.devices.definitions import DeviceSpec, MethodSpec, PointSpec, lo
 from twinledger.devices.device import Device, Point, Reading, Rejected
 from twinledger.devices.health import AdapterStatus, DeviceHealth, RateMeter
 from twinledger.devices.registry import DeviceRegistry
+from twinledger.devices.scenario import Scenario
 from twinledger.devices.snapshot import read_snapshot
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "RateMeter",
     "Reading",
     "Rejected",
+    "Scenario",
     "decode",
     "load_devices",
     "parse_devices",
