@@ -91,8 +91,22 @@ class CoapAdapter:
                 device.health.connected = True
                 delay = 0.5
                 self._notified(device, key, first)
-                async for notification in pending.observation:
-                    self._notified(device, key, notification)
+                # RFC 7641 §3.3.1: a representation is fresh for Max-Age; without a notification by
+                # then, the device may have restarted (and forgotten us): register again.
+                notifications = pending.observation.__aiter__()
+                last = first
+                while True:
+                    max_age = last.opt.max_age if last.opt.max_age is not None else 60
+                    try:
+                        last = await asyncio.wait_for(notifications.__anext__(), max_age + 2)
+                    except StopAsyncIteration:  # not observable, or the device ended it: poll at Max-Age
+                        await asyncio.sleep(max(1, min(max_age, 60)))
+                        break
+                    except TimeoutError:  # re-register at once; only a failing GET counts as an outage
+                        pending.observation.cancel()
+                        break
+                    self._notified(device, key, last)
+                continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

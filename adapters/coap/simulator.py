@@ -37,7 +37,9 @@ class _Point(resource.ObservableResource):  # type: ignore[misc]
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
         value = self.device.scenario.report().get(self.key)
-        return aiocoap.Message(payload=orjson.dumps(value), content_format=50)
+        # fresh until the next scenario step (observers re-register when notifications stop)
+        max_age = max(1, round(2 * self.device.scenario.interval))
+        return aiocoap.Message(payload=orjson.dumps(value), content_format=50, max_age=max_age)
 
     async def render_put(self, request: aiocoap.Message) -> aiocoap.Message:
         if not self.writable:

@@ -184,3 +184,34 @@ async def _is(got: Any, expected: Any) -> bool:
 
 def test_senml_content_format_numbers_are_the_registered_ones() -> None:
     assert (senml.JSON_CONTENT_FORMAT, senml.CBOR_CONTENT_FORMAT) == (110, 112)
+
+
+async def test_observation_recovers_after_the_device_restarts(tmp_path: Path, device_port: int) -> None:
+    def scenario(start: float) -> Scenario:
+        return Scenario.from_dict({"device": "pond-2-probe", "points": {"oxygen": {"cycle": [start, start + 1]}}})
+
+    device = CoapDevice(scenario(4.0), port=device_port)
+    await device.start()
+    spec = pond_device(
+        "pond-2-probe",
+        OBSERVED,
+        protocol="coap",
+        endpoint=device.endpoint,
+        points={"oxygen": {"path": "/features/oxygen/properties/value"}},
+    )
+    async with running_platform(
+        tmp_path / "data", [coap_plugin], [spec], coap=CoapSettings(port=free_udp_port())
+    ) as platform:
+        await create_ponds(platform, OBSERVED)
+        await eventually(lambda: _is(value(platform, "oxygen", "value", OBSERVED), 4.0), what="first observation")
+        await device.stop()
+        device = CoapDevice(scenario(9.0), port=device_port)  # back, with a new state and no observers
+        await device.start()
+        try:
+            await eventually(
+                lambda: _is(value(platform, "oxygen", "value", OBSERVED), 9.0),
+                within=30,
+                what="observed again after the restart",
+            )
+        finally:
+            await device.stop()
