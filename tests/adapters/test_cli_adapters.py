@@ -154,3 +154,15 @@ def test_devices_check_reports_each_file(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "2 device(s) ok: org.farm:pond-1, probe-1" in out.stdout
     assert "Unknown unit 'yd'" in out.stderr
+
+
+def test_devices_mosquitto_acl_from_the_device_files(tmp_path: Path) -> None:
+    (tmp_path / "devices.toml").write_text(
+        DEVICES.replace('protocol = "mqtt"', 'protocol = "mqtt"\nusername = "pond1"')
+    )
+    (tmp_path / "tl.toml").write_text('device_files = ["devices.toml"]\n[mqtt]\nusername = "platform"\n')
+    out = tl(tmp_path, "devices", "mosquitto-acl")
+    assert out.returncode == 0, out.stderr
+    assert "user platform\ntopic readwrite #" in out.stdout
+    assert "user pond1\ntopic write org.farm/pond-1/telemetry\ntopic read org.farm/pond-1/commands" in out.stdout
+    assert "probe-1" not in out.stdout  # a CoAP device has no MQTT rights

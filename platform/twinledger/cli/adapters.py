@@ -133,6 +133,31 @@ def devices_list_cmd(as_json: JsonOpt = False, config: ConfigOpt = None, data_di
     )
 
 
+@devices_app.command("mosquitto-acl")
+def devices_acl_cmd(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file (default: stdout).")] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """A Mosquitto ACL file (acl_file) that lets each MQTT device with a username publish only its
+    own telemetry and read only its own commands."""
+    from twinledger.app import Platform
+    from twinledger_adapters.mqtt.acl import mosquitto_acl
+
+    settings = settings_from(config, data_dir)
+    platform = Platform(settings, services=False)
+    try:
+        platform.devices.load(settings.device_files, platform.plugins, platform=platform)
+    except TwinledgerError as exc:
+        raise fail(str(exc)) from None
+    text = mosquitto_acl(platform.devices, settings.mqtt)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}")
+
+
 @devices_app.command("check")
 def devices_check_cmd(files: Annotated[list[Path], typer.Argument(help="Device files (.toml, .yaml).")]) -> None:
     """Validate device files: every device, point, unit and path, with the reason of any error."""

@@ -8,6 +8,7 @@ receive maximum).
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -37,8 +38,18 @@ def free_port() -> int:
 class MosquittoBroker:
     """``with MosquittoBroker(tmp_path) as broker: broker.port``; :meth:`restart` keeps the port."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None, max_queued: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        max_queued: int = 1_000_000,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.password_file = password_file
+        self.acl_file = acl_file
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.max_queued = max_queued
@@ -52,9 +63,18 @@ class MosquittoBroker:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / f"mosquitto-{self.port}.conf"
+        auth = (
+            f"allow_anonymous false\npassword_file {self.password_file}\n"
+            if self.password_file
+            else "allow_anonymous true\n"
+        )
+        if self.acl_file:
+            auth += f"acl_file {self.acl_file}\n"
         conf.write_text(
+            # as root, Mosquitto would switch to the `mosquitto` user, who cannot read a test's files
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            f"{auth}"
             f"max_queued_messages {self.max_queued}\n"
             "max_queued_bytes 0\n"
             "max_inflight_messages 1000\n"
