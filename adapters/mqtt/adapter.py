@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Sequence
 from functools import partial
+from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,7 +25,7 @@ from twinledger.devices.decoding import parse_time
 from twinledger.errors import PayloadInvalid
 from twinledger.model import ditto_protocol as ditto
 from twinledger_adapters.mqtt.topics import HONO_EVENT, HONO_TELEMETRY, TopicTemplate, shared
-from twinledger_adapters.mqtt.transport import Ack, MqttTransport
+from twinledger_adapters.mqtt.transport import Ack, MqttTransport, tls_context
 
 if TYPE_CHECKING:
     from twinledger import Platform, Service
@@ -109,7 +110,9 @@ class MqttAdapter:
             )
             self._lost.clear()
             try:
-                session = await transport.connect(self.host, self.port, keepalive=self.settings.keepalive_s)
+                session = await transport.connect(
+                    self.host, self.port, keepalive=self.settings.keepalive_s, ssl=self._tls()
+                )
             except Exception as exc:
                 await transport.close()
                 self.status.down(f"cannot connect to mqtt://{self.host}:{self.port}: {exc!r}")
@@ -126,12 +129,24 @@ class MqttAdapter:
                 continue
             self._transport = transport
             delay = self.settings.reconnect_min_s
-            self.status.up(f"mqtt://{self.host}:{self.port} (MQTT {self.settings.protocol}, session {session})")
+            scheme = "mqtts" if self.settings.tls else "mqtt"
+            self.status.up(f"{scheme}://{self.host}:{self.port} (MQTT {self.settings.protocol}, session {session})")
             self._connected.set()
             await self._lost.wait()
             self._connected.clear()
             self._transport = None
             await transport.close()
+
+    def _tls(self) -> SSLContext | None:
+        s = self.settings
+        if not s.tls:
+            return None
+        context: SSLContext = tls_context(
+            str(s.ca_file) if s.ca_file else None,
+            str(s.certificate) if s.certificate else None,
+            str(s.private_key) if s.private_key else None,
+        )
+        return context
 
     def _on_disconnect(self, reason: str) -> None:
         self.status.down(reason)

@@ -20,6 +20,7 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
+from ssl import SSLContext
 from typing import Any
 
 import gmqtt
@@ -77,9 +78,12 @@ class MqttTransport:
 
     # -- connection -----------------------------------------------------------------------------
 
-    async def connect(self, host: str, port: int, *, keepalive: int = 30, within: float = 10.0) -> bool:
+    async def connect(
+        self, host: str, port: int, *, keepalive: int = 30, within: float = 10.0, ssl: SSLContext | None = None
+    ) -> bool:
         """Connect and return whether the broker still had our session (MQTT 5 session present)."""
-        await asyncio.wait_for(self._client.connect(host, port, keepalive=keepalive, version=self.version), within)
+        connecting = self._client.connect(host, port, ssl=ssl or False, keepalive=keepalive, version=self.version)
+        await asyncio.wait_for(connecting, within)
         connection = self._client._connection
         sock = connection._transport.get_extra_info("socket") if connection is not None else None
         if sock is not None:  # asyncio sets it already; make sure, latency depends on it (FIELD-NOTES)
@@ -205,3 +209,13 @@ class MqttTransport:
         fut = self._acks.pop(mid, None)
         if fut is not None and not fut.done():
             fut.set_result(None)
+
+
+def tls_context(ca_file: str | None, certificate: str | None, private_key: str | None) -> SSLContext:
+    """A client TLS context: trust ``ca_file`` (or the system's CAs), present a certificate if given."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_file)
+    if certificate is not None:
+        context.load_cert_chain(certificate, private_key)
+    return context

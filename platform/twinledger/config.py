@@ -92,6 +92,10 @@ class MqttBrokerSettings(BaseModel):
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     max_inflight_publishes: int = Field(16, gt=0, le=1000, description="unacknowledged QoS 1 publishes at once")
+    tls: bool = Field(False, description="connect with TLS (usually port 8883)")
+    ca_file: Path | None = Field(None, description="CA certificate(s) to trust the broker with; default: system")
+    certificate: Path | None = Field(None, description="client certificate (PEM) when the broker asks for one")
+    private_key: Path | None = Field(None, description="the client certificate's private key (PEM)")
 
 
 class CoapSettings(BaseModel):

@@ -46,7 +46,11 @@ class MosquittoBroker:
         max_queued: int = 1_000_000,
         password_file: Path | None = None,
         acl_file: Path | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
+        require_certificate: bool = False,
     ) -> None:
+        self.tls = tls  # (ca, certificate, key) of a TLS listener
+        self.require_certificate = require_certificate
         self.workdir = workdir
         self.password_file = password_file
         self.acl_file = acl_file
@@ -70,6 +74,12 @@ class MosquittoBroker:
         )
         if self.acl_file:
             auth += f"acl_file {self.acl_file}\n"
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            auth += f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+            if self.require_certificate:  # a client's certificate (its CN) is its identity
+                auth = auth.replace("allow_anonymous true\n", "")
+                auth += "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\n"
         conf.write_text(
             # as root, Mosquitto would switch to the `mosquitto` user, who cannot read a test's files
             f"user {getpass.getuser()}\n"
