@@ -250,3 +250,26 @@ async def test_twin_events_are_emitted_in_the_ditto_protocol(mosquitto: Mosquitt
         assert event["topic"] == "org.farm/pond-1/things/twin/events/merged"
         assert event["path"] == "/features/oxygen/properties" and event["value"] == {"value": 4.25}
         assert event["revision"] == 2 and event["headers"]["content-type"] == "application/merge-patch+json"
+
+
+async def test_a_batch_that_cannot_be_committed_is_not_acknowledged_and_comes_again(
+    platform: Platform, mosquitto: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    registry = platform.registry
+    write = registry._write  # the registry's one write path (a private hook point, for this test only)
+    failures: list[int] = []
+
+    async def failing_once(*args: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        await write(*args)
+
+    monkeypatch.setattr(registry, "_write", failing_once)
+    adapter = adapter_of(platform)
+    pub(mosquitto, "org.farm/pond-1/telemetry", b'{"oxygen": 3.25}')
+    # the first commit fails: no PUBACK, the adapter reconnects, the broker sends the message again
+    await eventually(lambda: _eq(reported(platform, "oxygen", "value"), 3.25), within=20, what="redelivered")
+    assert failures == [1] and adapter.status.outages >= 1
