@@ -115,6 +115,9 @@ class OpcUaSettings(BaseModel):
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     session_timeout_s: float = Field(60.0, gt=0)
+    serve_endpoint: str | None = Field(
+        None, description="expose the devices' twins read-only to HMIs, e.g. opc.tcp://127.0.0.1:4850/twinledger"
+    )
 
 
 class Settings(BaseSettings):
