@@ -47,6 +47,10 @@ class CoapAdapter:
     def url(self) -> str:
         return f"coap://{self.settings.host}:{self.settings.port}"
 
+    def urls(self) -> dict[str, str]:
+        """For the start banner."""
+        return {"CoAP": f"{self.url}/devices/{{device-id}}"}
+
     async def start(self) -> None:
         self.server = await aiocoap.Context.create_server_context(
             site(self.platform, self.status), bind=(self.settings.host, self.settings.port), transports=["udp6"]

@@ -92,6 +92,12 @@ class MqttAdapter:
         if self.broker is not None:
             await self.broker.stop()
 
+    def urls(self) -> dict[str, str]:
+        """For the start banner."""
+        scheme = "mqtts" if self.settings.tls else "mqtt"
+        label = "MQTT (embedded)" if self.broker is not None else "MQTT broker"
+        return {label: f"{scheme}://{self.host}:{self.port}"}
+
     async def wait_connected(self, within: float = 10.0) -> None:
         await asyncio.wait_for(self._connected.wait(), within)
 
