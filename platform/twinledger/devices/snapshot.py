@@ -40,13 +40,18 @@ def snapshot(adapters: list[tuple[str, Adapter]], devices: DeviceRegistry, *, ru
                 "connected": False,
                 "detail": f"health() failed: {exc!r}",
             }
+        if not running:  # the platform is stopping: nothing stays connected
+            health["connected"] = False
         out_adapters.append({"plugin": plugin, **health})
     return {
         "pid": os.getpid(),
         "written_at": now,
         "running": running,
         "adapters": out_adapters,
-        "devices": [d.health.to_dict(now) for d in devices],
+        "devices": [
+            {**d.health.to_dict(now), **({} if running or d.health.connected is None else {"connected": False})}
+            for d in devices
+        ],
     }
 
 
