@@ -216,7 +216,7 @@ async def test_reconnects_and_resubscribes_after_the_broker_restarts(
 ) -> None:
     adapter = adapter_of(platform)
     await asyncio.to_thread(mosquitto.restart)  # persistence is off: the broker forgot our subscriptions
-    await eventually(lambda: adapter.status.outages == 1, what="outage seen")
+    await eventually(lambda: adapter.status.outages >= 1, what="outage seen")
     await eventually(lambda: adapter.health().connected, within=20, what="reconnected")
     pub(mosquitto, "org.farm/pond-1/telemetry", b'{"oxygen": 3.5}')
     await eventually(lambda: _eq(reported(platform, "oxygen", "value"), 3.5), within=20, what="after restart")
