@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiocoap
 import orjson
@@ -26,6 +26,9 @@ from aiocoap.numbers.codes import Code
 
 from twinledger.devices import senml
 from twinledger.devices.scenario import Scenario
+
+if TYPE_CHECKING:
+    from twinledger import Platform
 
 log = structlog.get_logger("twinledger.simulators.coap")
 
@@ -76,6 +79,18 @@ class CoapDevice:
         self._server: aiocoap.Context | None = None
         self._client: aiocoap.Context | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_platform(cls, platform: Platform, scenario: Scenario, **options: Any) -> CoapDevice:
+        """A device that POSTs to the platform's running CoAP server (for ``twinledger_register_simulators``)."""
+        from twinledger_adapters.coap.adapter import CoapAdapter
+
+        adapter = next((a for _, a in platform.adapters if isinstance(a, CoapAdapter)), None)
+        if adapter is None:
+            raise RuntimeError("The CoAP adapter is not running: register a CoAP device or set [coap] enabled.")
+        device = platform.devices.get(scenario.device)
+        defaults: dict[str, Any] = {"push_to": adapter.url, "secret": device.spec.secret if device else None}
+        return cls(scenario, **{**defaults, **options})
 
     @property
     def endpoint(self) -> str:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import structlog
@@ -27,6 +27,9 @@ from twinledger.devices import senml
 from twinledger.devices.scenario import Scenario
 from twinledger_adapters.mqtt.topics import TopicTemplate
 from twinledger_adapters.mqtt.transport import Ack, MqttTransport
+
+if TYPE_CHECKING:
+    from twinledger import Platform
 
 log = structlog.get_logger("twinledger.simulators.mqtt")
 
@@ -64,6 +67,26 @@ class MqttDevice:
         self._transport: MqttTransport | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def for_platform(cls, platform: Platform, scenario: Scenario, **options: Any) -> MqttDevice:
+        """A device connected to the broker the platform's MQTT adapter uses (embedded or not),
+        with its protocol version, credentials and topic templates: what simulators for the demo
+        return from ``twinledger_register_simulators`` (which runs after the adapters started)."""
+        from twinledger_adapters.mqtt.adapter import MqttAdapter
+
+        adapter = next((a for _, a in platform.adapters if isinstance(a, MqttAdapter)), None)
+        if adapter is None:
+            raise RuntimeError("The MQTT adapter is not running: set [mqtt] host, or run the demo.")
+        s = adapter.settings
+        defaults: dict[str, Any] = {
+            "host": adapter.host,
+            "port": adapter.port,
+            "protocol": s.protocol,
+            "telemetry_topic": s.telemetry_topics[0],
+            "command_topic": s.command_topic,
+        }
+        return cls(scenario, **{**defaults, **options})
 
     async def start(self) -> None:
         await self.connect()

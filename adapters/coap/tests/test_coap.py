@@ -116,9 +116,8 @@ async def test_bad_payload_gets_4_00_with_the_reason_and_a_dead_letter(platform:
 
 async def test_senml_cbor_from_an_aiocoap_device_and_json_to_a_twin_path(platform: Platform) -> None:
     scenario = Scenario.from_dict({"device": "pond-1-probe", "points": {"oxygen": {"value": 5.25}}})
-    device = CoapDevice(
-        scenario, port=free_udp_port(), push_to=adapter_of(platform).url, secret="s3cret", payload="senml+cbor"
-    )
+    device = CoapDevice.for_platform(platform, scenario, port=free_udp_port(), payload="senml+cbor")
+    assert device.push_to == adapter_of(platform).url and device.secret == "s3cret"
     await device.start()
     try:
         response = await device.push({"oxygen": 5.25, "aerator": True})

@@ -237,6 +237,20 @@ async def test_embedded_broker_speaks_mqtt_311_with_mosquitto_pub(tmp_path: Path
         await asyncio.to_thread(pub, broker, "org.farm/pond-1/telemetry", b'{"oxygen": 4.5}', 1, "-V", "mqttv311")
         await eventually(lambda: _eq(reported(platform, "oxygen", "value"), 4.5), what="embedded broker")
         assert adapter.health().detail.endswith("(MQTT 3.1.1, session False)")
+        # a demo simulator on the embedded broker: telemetry in, a command out and confirmed
+        scenario = Scenario.from_dict(
+            {"device": POND, "points": {"oxygen": {"value": 5.0}}, "state": {"aerator": {"value": False}}}
+        )
+        device = MqttDevice.for_platform(platform, scenario)
+        assert device.protocol == "3.1.1"
+        await device.start()
+        try:
+            await eventually(lambda: _eq(reported(platform, "oxygen", "value"), 5.0), what="simulator telemetry")
+            command = Command(POND, "aerator", {"on": True}, correlation_id="e-1", revision=1, deadline=0)
+            assert await adapter.deliver(command)
+            await eventually(lambda: _eq(reported(platform, "aerator", "on"), True), what="confirmed via amqtt")
+        finally:
+            await device.stop()
 
 
 async def test_twin_events_are_emitted_in_the_ditto_protocol(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
