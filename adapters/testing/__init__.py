@@ -90,14 +90,20 @@ class DevicesPlugin:
 
 @asynccontextmanager
 async def running_platform(
-    data_dir: Path, plugins: Iterable[object] = (), devices: Iterable[DeviceSpec] = (), **settings: Any
+    data_dir: Path,
+    plugins: Iterable[object] = (),
+    devices: Iterable[DeviceSpec] = (),
+    *,
+    simulators: bool = False,
+    **settings: Any,
 ) -> AsyncIterator[Platform]:
-    """A started platform (SQLite in ``data_dir``, the example twin types) with ``plugins``."""
+    """A started platform (SQLite in ``data_dir``, the example twin types) with ``plugins``;
+    ``simulators=True`` starts it as ``twinledger demo`` does."""
     s = load_settings(data_dir=data_dir, twin_types=[TWIN_TYPES], **settings)
     manager = PluginManager(s.plugins)
     for plugin in [*plugins, DevicesPlugin(devices)]:
         manager.register(plugin, getattr(plugin, "name", None) or getattr(plugin, "__name__", None))
-    platform = Platform(s, plugins=manager)
+    platform = Platform(s, plugins=manager, simulators=simulators)
     await platform.start()
     try:
         yield platform

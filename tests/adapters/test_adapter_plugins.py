@@ -69,3 +69,41 @@ async def test_commands_reach_the_adapter_of_the_twins_device(mosquitto: Mosquit
         )
         health = {a.health().protocol: a.health() for a in adapters.values()}
         assert health["mqtt"].connected and health["coap"].connected
+
+
+async def test_demo_mode_embedded_broker_and_a_plugins_simulator(tmp_path: Path) -> None:
+    """What `twinledger demo` does without [mqtt] host: an embedded broker, simulators on it."""
+    import twinledger_adapters.mqtt as mqtt
+    from twinledger import Platform, Signal, hookimpl
+    from twinledger.devices import Scenario
+    from twinledger.testing.mosquitto import free_port
+    from twinledger_adapters.mqtt import MqttDevice
+    from twinledger_adapters.testing import POND
+
+    class PondPlugin:
+        name = "pond-demo"
+
+        @hookimpl
+        async def twinledger_on_startup(self, platform: Platform) -> None:
+            doc = {"definition": POND, "features": {"oxygen": {"properties": {"value": 1.0}}}}
+            await platform.registry.apply(Signal("org.farm:pond-9", "/", doc, op="put", if_none_match=True))
+
+        @hookimpl
+        def twinledger_register_simulators(self, platform: Platform) -> list[MqttDevice]:
+            scenario = Scenario.from_dict(
+                {"device": "org.farm:pond-9", "interval_s": 0.2, "points": {"oxygen": {"cycle": [7.25, 7.5]}}}
+            )
+            return [MqttDevice.for_platform(platform, scenario)]
+
+    devices = [pond_device("org.farm:pond-9", "org.farm:pond-9")]
+    settings = {"mqtt": MqttBrokerSettings(port=free_port())}
+    async with running_platform(
+        tmp_path / "data", [mqtt, PondPlugin()], devices, simulators=True, **settings
+    ) as platform:
+
+        async def oxygen() -> bool:
+            twin = await platform.registry.get("org.farm:pond-9")
+            return twin is not None and twin.reported("oxygen", "value") in (7.25, 7.5)
+
+        await eventually(oxygen, what="the simulator's telemetry through the embedded broker")
+        assert platform.plugins.failures == []
