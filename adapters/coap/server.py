@@ -8,7 +8,8 @@
 Both take ``?secret=`` when the device has one. A confirmable request is answered only after the
 change is committed: 2.04 Changed (2.01 Created when it created something); 4.00 Bad Request with
 the reason as payload for a bad payload or a change the twin type refuses; 4.01 for a wrong
-secret; 4.04 for an unknown device; 4.15 for an unsupported Content-Format; 5.03 when the
+secret; 4.04 for an unknown device; 4.13 for a payload over ``ingest.max_message_bytes``; 4.15 for
+an unsupported Content-Format; 5.03 when the
 database could not commit (the device should retry).
 """
 
@@ -72,6 +73,10 @@ class IngestResource(resource.Resource, resource.PathCapable):  # type: ignore[m
         now = time.time()
         self.status.seen(now)
         try:
+            limit = self.platform.settings.ingest.max_message_bytes
+            if len(request.payload) > limit:
+                reason = f"The request has {len(request.payload):,} bytes; the limit is {limit:,}."
+                raise Refused(Code.REQUEST_ENTITY_TOO_LARGE, "coap:payload.tooLarge", reason)
             signals, device = self.build(self, request, op, now)
             futures = [self.platform.registry.submit(s) for s in signals]
             outcomes: list[Outcome] = list(await asyncio.gather(*futures))

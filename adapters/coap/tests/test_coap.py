@@ -103,15 +103,22 @@ async def test_bad_payload_gets_4_00_with_the_reason_and_a_dead_letter(platform:
         "-m", "post", "-t", "110", "-e", '[{"n":"oxygen","v":1}]', f"{adapter_of(platform).url}/devices/nobody"
     )
     assert "4.04" in out, out
+    client = await aiocoap.Context.create_client_context(transports=["udp6"])
+    try:
+        big = aiocoap.Message(code=Code.POST, uri=base, payload=b"[" + b" " * 300_000 + b"]", content_format=110)
+        assert (await client.request(big).response).code == Code.REQUEST_ENTITY_TOO_LARGE
+    finally:
+        await client.shutdown()
     letters = await query_dead_letters(platform.registry.db, source="coap:", newest_first=False)
     assert [d.error for d in letters] == [
         "coap:payload.invalid",
         "wot:payload.validation.failed",
         "coap:device.unauthorized",
         "coap:device.unknown",
+        "coap:payload.tooLarge",
     ]
     assert await value(platform, "oxygen", "value") == 8.0  # nothing of it landed
-    assert adapter_of(platform).health().errors == 4
+    assert adapter_of(platform).health().errors == 5
 
 
 async def test_senml_cbor_from_an_aiocoap_device_and_json_to_a_twin_path(platform: Platform) -> None:
