@@ -27,6 +27,7 @@ import gmqtt
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
 Ack = Callable[[], None]
+_HOOKED = ("_reconnect_callback", "_handle_qos_1_publish_packet", "_handle_puback_packet")
 OnMessage = Callable[[str, bytes, int, Ack | None], None]
 
 
@@ -62,6 +63,12 @@ class MqttTransport:
         self.connected = False
         self.session_present = False
         handler = self._client._package_handler
+        missing = [name for name in _HOOKED if not hasattr(handler, name)]
+        if missing:
+            raise RuntimeError(
+                f"gmqtt {getattr(gmqtt, '__version__', '?')} no longer has {missing}: the MQTT transport hooks "
+                "them for manual acknowledgements; pin gmqtt to a version the adapter's tests pass with."
+            )
         handler._reconnect_callback = self._lost
         handler._handle_qos_1_publish_packet = self._qos1
         self._original_puback = handler._handle_puback_packet
