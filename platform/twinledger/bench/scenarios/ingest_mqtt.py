@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import subprocess
 import sys
 import time
@@ -121,39 +120,42 @@ async def run(ctx: BenchContext) -> Metrics:
             gc.freeze()  # as `twinledger run` does after start
             gc.set_threshold(10_000, 50, 50)
 
-            # saturation
-            files = [_lines(ctx.workdir / f"sat-{i}.txt", 1_000_000 + i * LINES) for i in range(DEVICES)]
-            before = await committed_events(platform.registry)
-            cpu0, start = time.process_time(), time.perf_counter()
-            procs = _publishers(broker.port, files)
-            total = DEVICES * LINES
-            while (done := platform.registry.last_seq - before - DEVICES) < total and (
-                elapsed := time.perf_counter() - start
-            ) < phase:
-                await asyncio.sleep(0.05)
-                ctx.progress(0.1 + 0.45 * elapsed / phase, f"saturation: {max(done, 0):,} committed")
-            wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
-            _stop(procs)
-            committed = await committed_events(platform.registry) - before
-            metrics["ingest_mqtt_updates_per_s"] = round(committed / wall)
-            metrics["ingest_mqtt_cpu_us_per_update"] = round(cpu / max(committed, 1) * 1e6, 1)
-            await _drain(platform)
-
-            # fixed rate: publish → event delivered to a subscriber
+            # a bus subscriber sees the events of timestamped (paced) messages: publish → event latency
             latencies: list[float] = []
 
             async def on_events(events: Sequence[TwinEvent]) -> None:
                 now = time.time()
                 latencies.extend(now - e.device_ts for e in events if e.device_ts is not None)
 
-            await platform.bus.subscribe(Subscriber("bench.mqtt-latency", on_events, durable=False))
-            ctx.progress(0.6, f"fixed rate {rate:,.0f}/s")
-            publisher = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "twinledger.bench.publisher", str(broker.port), str(rate), str(phase)),
-                str(DEVICES),
-                stdout=asyncio.subprocess.PIPE,
-                env={**os.environ},
+            await platform.bus.subscribe(
+                Subscriber("bench.mqtt-latency", on_events, durable=False, filter=lambda e: e.device_ts is not None)
             )
+
+            # saturation (plus 200/s of timestamped messages: the latency a message sees meanwhile)
+            files = [_lines(ctx.workdir / f"sat-{i}.txt", 1_000_000 + i * LINES) for i in range(DEVICES)]
+            before, seq0 = await committed_events(platform.registry), platform.registry.last_seq
+            cpu0, start = time.process_time(), time.perf_counter()
+            procs = _publishers(broker.port, files)
+            probe = await _paced_publisher(broker.port, 200, phase)
+            total = DEVICES * LINES
+            while (done := platform.registry.last_seq - seq0) < total and (
+                elapsed := time.perf_counter() - start
+            ) < phase:
+                await asyncio.sleep(0.05)
+                ctx.progress(0.1 + 0.45 * elapsed / phase, f"saturation: {done:,} committed")
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+            _stop(procs)
+            committed = await committed_events(platform.registry) - before
+            metrics["ingest_mqtt_updates_per_s"] = round(committed / wall)
+            metrics["ingest_mqtt_cpu_us_per_update"] = round(cpu / max(committed, 1) * 1e6, 1)
+            await probe.communicate()
+            await _drain(platform)
+            metrics.update(summarize_ms(latencies, "ingest_mqtt_latency_at_saturation"))
+            latencies.clear()
+
+            # fixed rate: publish → event delivered to a subscriber
+            ctx.progress(0.6, f"fixed rate {rate:,.0f}/s")
+            publisher = await _paced_publisher(broker.port, rate, phase)
             out, _ = await publisher.communicate()
             await _drain(platform)
             sent = int(out.strip() or 0)
@@ -168,6 +170,13 @@ async def run(ctx: BenchContext) -> Metrics:
         finally:
             gc.unfreeze()
             await platform.stop()
+
+
+async def _paced_publisher(port: int, rate: float, seconds: float) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "twinledger.bench.publisher", str(port), str(rate), str(seconds), str(DEVICES)),
+        stdout=asyncio.subprocess.PIPE,
+    )
 
 
 async def _drain(platform: Platform, within: float = 30.0) -> None:
