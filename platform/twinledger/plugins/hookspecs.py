@@ -134,9 +134,9 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     signals and deliver commands (desired properties) to the devices they own.
 
     Called once at start, after subscribers and before services; ``platform.devices`` holds every
-    registered device by then. Returns a list of adapters; the
-    platform starts each (one that fails to start is logged with the plugin's name and left out),
-    asks them in load order to deliver commands, and reports their ``health()``.
+    registered device by then. Returns a list of adapters; the platform starts each (one that
+    fails to start is logged with the plugin's name and left out), asks them in load order to
+    deliver commands, and reports their ``health()``.
 
     Example::
 
