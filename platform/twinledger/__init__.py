@@ -16,6 +16,7 @@ from twinledger.clock import Clock, ManualClock, SystemClock
 from twinledger.commands import Command, CommandDispatcher, CommandRecord, CommandStatus, with_correlation_id
 from twinledger.config import Settings, load_settings
 from twinledger.dashboards.page import DashPage, PageCallback, live_input
+from twinledger.devices import Adapter, AdapterHealth, AdapterStatus, DeviceSpec, PointSpec, load_devices
 from twinledger.errors import (
     AlertError,
     AlertNotFound,
@@ -78,6 +79,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AcknowledgeAlert",
     "ActionContext",
+    "Adapter",
+    "AdapterHealth",
+    "AdapterStatus",
     "Alert",
     "AlertChange",
     "AlertError",
@@ -109,6 +113,7 @@ __all__ = [
     "ContractError",
     "DashPage",
     "DeadLetter",
+    "DeviceSpec",
     "EmitMessage",
     "Exists",
     "ManualClock",
@@ -122,6 +127,7 @@ __all__ = [
     "PayloadInvalid",
     "Platform",
     "PluginError",
+    "PointSpec",
     "Policy",
     "PolicyEntry",
     "PolicyStore",
@@ -156,6 +162,7 @@ __all__ = [
     "hookimpl",
     "hysteresis",
     "live_input",
+    "load_devices",
     "load_rules",
     "load_settings",
     "with_correlation_id",

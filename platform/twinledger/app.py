@@ -25,6 +25,8 @@ from twinledger.clock import Clock, SystemClock
 from twinledger.commands import CommandDispatcher
 from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
+from twinledger.devices.registry import DeviceRegistry
+from twinledger.devices.snapshot import HealthSnapshotWriter, snapshot
 from twinledger.errors import ContractError, RuleError, TwinModelError
 from twinledger.messages import MessageHub
 from twinledger.plugindata import PluginData
@@ -69,6 +71,7 @@ class Platform:
     - ``http`` — the partner API (:class:`~twinledger.api.service.PartnerApi`; ``http.app`` is the
       FastAPI app), None when the platform runs without services
     - ``policies`` — Ditto policies: consent changes and enforcement (:class:`~twinledger.policies.PolicyStore`)
+    - ``devices`` — registered devices and their health (:class:`~twinledger.devices.DeviceRegistry`)
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class Platform:
         self.http: PartnerApi | None = None
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
+        self.devices = DeviceRegistry()
         self.started = asyncio.Event()
         self.messages = MessageHub(clock=self.clock)
         self.contracts = ContractRegistry(clock=self.clock)
@@ -206,6 +210,7 @@ class Platform:
             timeout_for=self._command_timeout,
         )
         await self._commands.start()
+        self.devices.load(s.device_files, self.plugins, platform=self)
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
@@ -216,6 +221,9 @@ class Platform:
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))
         self._commands.open_delivery()
+        health = HealthSnapshotWriter(s.data_dir, lambda up: snapshot(self.adapters, self.devices, running=up))
+        await health.start()
+        self.services.append(("twinledger", health))
         await self._start_services("twinledger_register_services")
         if self.with_simulators:
             await self._start_services("twinledger_register_simulators")
@@ -328,6 +336,7 @@ class Platform:
                 self.plugins.record_failure(plugin, f"{getattr(service, 'name', service)}.stop", exc)
         self.services.clear()
         self.adapters.clear()
+        self.devices = DeviceRegistry()
         if self._registry is not None and self.with_services:
             await self.plugins.call_async("twinledger_on_shutdown", platform=self)
         if self._bus is not None:

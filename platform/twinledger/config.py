@@ -7,8 +7,13 @@ nested sections use ``__``), the TOML file, defaults. Example ``twinledger.toml`
     database_url = "postgresql://twinledger@db/twinledger"
     rule_files = ["/etc/twinledger/rules.yaml"]   # operators' rules (see twinledger.rules)
 
+    device_files = ["devices.toml"]
+
     [http]
     port = 8080
+
+    [mqtt]
+    host = "broker.local"
 
     [plugins]
     disabled = ["parking"]
@@ -69,12 +74,61 @@ class LogSettings(BaseModel):
 
 
 class MqttBrokerSettings(BaseModel):
-    """The MQTT broker adapters connect to; with no host the demo starts an embedded one."""
+    """The MQTT broker adapters connect to; with no host the demo starts an embedded one.
+
+    Topic templates use ``{namespace}`` and ``{name}`` (the device id is ``namespace:name``) or
+    ``{device}``; ``+`` and ``#`` are not allowed in templates (they are built from them).
+    """
 
     host: str | None = None
     port: int = Field(1883, ge=0, le=65535)
     username: str | None = None
     password: str | None = None
+    embedded: bool | None = Field(
+        None, description="run an embedded broker (amqtt, MQTT 3.1.1); default: only in the demo without a host"
+    )
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT version (the embedded broker forces 3.1.1)")
+    client_id: str = Field("twinledger", description="client id; persistent session so QoS 1 survives restarts")
+    session_expiry_s: int = Field(3600, ge=0, description="how long the broker keeps the session while away")
+    keepalive_s: int = Field(30, ge=5)
+    qos: Literal[0, 1] = 1
+    telemetry_topics: list[str] = Field(
+        default_factory=lambda: ["{namespace}/{name}/telemetry"], description="device data topic templates"
+    )
+    command_topic: str = Field("{namespace}/{name}/commands", description="topic template for commands")
+    shared_group: str | None = Field(None, description="subscribe as $share/GROUP/... (MQTT 5) to split the load")
+    ditto_prefix: str | None = Field("ditto", description="Ditto Protocol topics under this prefix; None: off")
+    ditto_events: bool = Field(False, description="also publish every twin event as a Ditto Protocol event")
+    hono: bool = Field(True, description="accept Eclipse Hono's device topic layout (telemetry/t, event/e, command)")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    max_inflight_publishes: int = Field(16, gt=0, le=1000, description="unacknowledged QoS 1 publishes at once")
+    tls: bool = Field(False, description="connect with TLS (usually port 8883)")
+    ca_file: Path | None = Field(None, description="CA certificate(s) to trust the broker with; default: system")
+    certificate: Path | None = Field(None, description="client certificate (PEM) when the broker asks for one")
+    private_key: Path | None = Field(None, description="the client certificate's private key (PEM)")
+
+
+class CoapSettings(BaseModel):
+    """The CoAP server devices POST/PUT to, and the client that observes CoAP devices."""
+
+    enabled: bool | None = Field(None, description="default: when a CoAP device is registered")
+    host: str = "127.0.0.1"
+    port: int = Field(5683, ge=0, le=65535)
+
+
+class OpcUaSettings(BaseModel):
+    """The OPC UA client that connects to device servers."""
+
+    certificate: Path | None = Field(None, description="client certificate (DER or PEM); default: generated")
+    private_key: Path | None = Field(None, description="client private key (PEM); default: generated")
+    application_uri: str = "urn:twinledger:client"
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    session_timeout_s: float = Field(60.0, gt=0)
+    serve_endpoint: str | None = Field(
+        None, description="expose the devices' twins read-only to HMIs, e.g. opc.tcp://127.0.0.1:4850/twinledger"
+    )
 
 
 class Settings(BaseSettings):
@@ -94,6 +148,9 @@ class Settings(BaseSettings):
     plugins: PluginSettings = PluginSettings()
     log: LogSettings = LogSettings()
     mqtt: MqttBrokerSettings = MqttBrokerSettings()
+    coap: CoapSettings = CoapSettings()
+    opcua: OpcUaSettings = OpcUaSettings()
+    device_files: list[Path] = Field(default_factory=list, description="device definition files (TOML/YAML)")
     twin_types: list[Path] = Field(default_factory=list, description="extra twin type files or folders")
     commands: CommandSettings = CommandSettings()
     rule_files: list[Path] = Field(default_factory=list, description="operators' rule files (YAML or TOML)")

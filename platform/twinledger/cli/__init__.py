@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import alerts, bench, db, deadletters, new_plugin, plugins, serve, tokens, twin
+from twinledger.cli import adapters, alerts, bench, db, deadletters, new_plugin, plugins, serve, tokens, twin
 
 app = typer.Typer(
     name="twinledger",
@@ -18,6 +18,8 @@ app.command("deadletters")(deadletters.deadletters_cmd)
 app.command("bench")(bench.bench_cmd)
 app.command("plugins")(plugins.plugins_cmd)
 app.command("new-plugin")(new_plugin.new_plugin_cmd)
+app.command("adapters")(adapters.adapters_cmd)
+app.add_typer(adapters.devices_app, name="devices")
 app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
 app.add_typer(alerts.app, name="alerts")

@@ -41,9 +41,9 @@ Conventions:
   storage modules.
 
 Lifecycle order: twin types → storage and registry up → plugin models (Tortoise) → contracts →
-``on_startup`` →
-subscribers → rules → bus running → adapters → services (→ simulators in the demo) →
-(running) → services stopped → ``on_shutdown`` → registry down.
+devices → ``on_startup`` → subscribers → rules → bus running → adapters → services
+(→ simulators in the demo) → HTTP API → (running) → HTTP API and services stopped →
+``on_shutdown`` → registry down.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from twinledger.bus.subscriber import Subscriber
     from twinledger.dashboards.page import DashPage
     from twinledger.devices.adapter import Adapter
+    from twinledger.devices.definitions import DeviceSpec
     from twinledger.rules.contracts import Contract
     from twinledger.rules.rule import Rule
     from twinledger.services import Service
@@ -240,17 +241,38 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     """Protocol adapters (see :class:`twinledger.devices.Adapter`): they ingest device messages as
     signals and deliver commands (desired properties) to the devices they own.
 
-    Called once at start, after subscribers and before services. Returns a list of adapters; the
-    platform starts each, asks them in load order to deliver commands (see
-    ``platform.commands``), and reports their ``health()``. An exception in the hook, or an
-    adapter whose ``start`` raises, is logged with the plugin's name and that adapter is left out;
-    a ``deliver`` that raises fails the command with the reason and raises an alert.
+    Called once at start, after subscribers and before services; ``platform.devices`` holds every
+    registered device by then. Returns a list of adapters; the platform starts each, asks them in
+    load order to deliver commands (see ``platform.commands``), and reports their ``health()``. An
+    exception in the hook, or an adapter whose ``start`` raises, is logged with the plugin's name
+    and that adapter is left out; a ``deliver`` that raises fails the command with the reason and
+    raises an alert.
 
     Example::
 
         @hookimpl
         def twinledger_register_adapters(platform):
             return [MqttAdapter(platform, platform.settings.mqtt)]
+    """
+
+
+@hookspec
+def twinledger_register_devices(platform: Platform) -> list[DeviceSpec]:
+    """Devices this plugin defines (see :class:`twinledger.DeviceSpec`): id, protocol, owned twins,
+    credentials and the data point → twin path mapping with units.
+
+    Called once at start, after the registry is up and before ``on_startup`` and the adapters, so
+    adapters know every device when they connect. Returns a list of :class:`DeviceSpec`; read a
+    TOML or YAML file with :func:`twinledger.load_devices`. Devices from the settings'
+    ``device_files`` come first. Errors are isolated: if the hook raises, or a device id is defined
+    twice differently, or an item is not a ``DeviceSpec``, that is reported with the plugin's name
+    and left out; the platform starts anyway.
+
+    Example::
+
+        @hookimpl
+        def twinledger_register_devices(platform):
+            return load_devices(Path(__file__).with_name("devices.toml"))
     """
 
 

@@ -8,12 +8,14 @@
   them at the end of the test.
 - ``serve_http`` / ``browser_page``: an ASGI app on loopback, and headless Chromium that may only
   reach loopback (see :mod:`twinledger.testing.browser`).
+- ``mosquitto``: a Mosquitto broker on a free loopback port (:class:`MosquittoBroker`, with
+  high queue limits), stopped after the test; skipped with the reason if it is not installed.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from twinledger.app import Platform
 from twinledger.clock import Clock
 from twinledger.config import Settings, load_settings
 from twinledger.plugins.manager import PluginManager
+from twinledger.testing import mosquitto as _mosquitto
 from twinledger.testing import postgres
 from twinledger.testing.browser import browser_page, serve_http  # noqa: F401 - fixtures offered here
 
@@ -118,3 +121,17 @@ def postgres_available(request: pytest.FixtureRequest) -> None:
     reason = postgres.unavailable_reason()
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[_mosquitto.MosquittoBroker]:
+    """A Mosquitto broker on a free port of 127.0.0.1 (``.host``, ``.port``, ``.restart()``)."""
+    reason = _mosquitto.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    broker = _mosquitto.MosquittoBroker(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -20,11 +20,23 @@ class Scenario:
 
 
 def _all() -> dict[str, Scenario]:
-    from twinledger.bench.scenarios import api, baseline, dashboards_live, ingest_registry, memory
+    from twinledger.bench.scenarios import (
+        api,
+        baseline,
+        dashboards_live,
+        ingest_coap,
+        ingest_mqtt,
+        ingest_opcua,
+        ingest_registry,
+        memory,
+    )
 
     found = [
         baseline.SCENARIO,
         ingest_registry.SCENARIO,
+        ingest_mqtt.SCENARIO,
+        ingest_coap.SCENARIO,
+        ingest_opcua.SCENARIO,
         api.SCENARIO,
         dashboards_live.SCENARIO,
         memory.SCENARIO,

@@ -1,0 +1,42 @@
+"""MQTT adapter plugin: device telemetry through an MQTT broker into twins, commands back.
+
+Registered as the ``mqtt`` entry point of the ``twinledger`` group. The adapter runs when
+``[mqtt] host`` is set; without a host, ``twinledger demo`` (or ``[mqtt] embedded = true``)
+starts an embedded broker (amqtt, MQTT 3.1.1) on ``[mqtt] port`` and connects to it.
+
+Public API: :class:`MqttAdapter`, :class:`MqttDevice` (simulator), :class:`EmbeddedBroker`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from twinledger import hookimpl
+from twinledger_adapters.mqtt.adapter import MqttAdapter
+from twinledger_adapters.mqtt.embedded import EmbeddedBroker
+from twinledger_adapters.mqtt.simulator import MqttDevice
+
+if TYPE_CHECKING:
+    from twinledger import Adapter, Platform
+
+__all__ = ["EmbeddedBroker", "MqttAdapter", "MqttDevice", "twinledger_register_adapters"]
+
+log = structlog.get_logger("twinledger.adapters.mqtt")
+
+
+@hookimpl
+def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
+    settings = platform.settings.mqtt
+    embedded = (
+        settings.embedded if settings.embedded is not None else (settings.host is None and platform.with_simulators)
+    )
+    if embedded:
+        broker = EmbeddedBroker(settings.host or "127.0.0.1", settings.port)
+        local = settings.model_copy(update={"host": broker.host, "port": broker.port, "protocol": "3.1.1"})
+        return [MqttAdapter(platform, local, broker=broker)]
+    if settings.host is None:
+        log.info("mqtt_adapter_off", reason="no [mqtt] host configured (the demo starts an embedded broker)")
+        return []
+    return [MqttAdapter(platform, settings)]
