@@ -40,8 +40,6 @@ def test_bench_writes_every_metric_of_the_chosen_scenarios(tmp_path: Path) -> No
     assert figures["_errors"] == {}
     for key in (
         "baseline_sqlite_rows_per_s",
-        "baseline_coap_requests_per_s",
-        "baseline_opcua_notifications_per_s",
         "ingest_registry_updates_per_s",
         "ingest_registry_commit_p99_ms",
         "ingest_registry_bus_p99_ms",
