@@ -15,7 +15,7 @@ import structlog
 
 from twinledger import hookimpl
 from twinledger_adapters.mqtt.adapter import MqttAdapter
-from twinledger_adapters.mqtt.embedded import EmbeddedBroker
+from twinledger_adapters.mqtt.embedded import EmbeddedBroker, port_is_free
 from twinledger_adapters.mqtt.simulator import MqttDevice
 
 if TYPE_CHECKING:
@@ -33,7 +33,14 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
         settings.embedded if settings.embedded is not None else (settings.host is None and platform.with_simulators)
     )
     if embedded:
-        broker = EmbeddedBroker(settings.host or "127.0.0.1", settings.port)
+        host = settings.host or "127.0.0.1"
+        port = settings.port
+        if "port" not in settings.model_fields_set and not port_is_free(host, port):
+            # the default port is taken (a broker runs on this machine already): the demo's own
+            # broker takes any free port; its simulators connect through the adapter's settings
+            log.info("embedded_broker_port_taken", port=port, fallback="a free port")
+            port = 0
+        broker = EmbeddedBroker(host, port)
         local = settings.model_copy(update={"host": broker.host, "port": broker.port, "protocol": "3.1.1"})
         return [MqttAdapter(platform, local, broker=broker)]
     if settings.host is None:

@@ -25,6 +25,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class EmbeddedBroker:
     name = "mqtt.embedded-broker"
 

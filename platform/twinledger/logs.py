@@ -9,8 +9,13 @@ import structlog
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    # Plain tracebacks: rich's (structlog's default when rich is installed) print every local
+    # variable of every frame, which buries the log line; JSON lines carry them as structured data.
+    exceptions: list[structlog.typing.Processor] = [structlog.processors.dict_tracebacks] if fmt == "json" else []
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -27,7 +32,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exceptions, renderer],
         )
     )
     root = logging.getLogger()
