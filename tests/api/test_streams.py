@@ -244,3 +244,44 @@ async def test_closed_streams_release_their_subscriptions(
     async with asyncio.timeout(WITHIN):
         while len(pond.bus.health()) != before or pond.http.feeds:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+async def test_websocket_streams_partner_messages_to_those_the_policy_lets_read_them(
+    pond: Platform, tokens: dict[str, str], platform: Platform
+) -> None:
+    assert platform.http is not None
+    url = platform.http.url.replace("http://", "ws://") + "/ws/2"
+    async with (
+        connect(f"{url}?access_token={tokens['farmer']}") as farmer,
+        connect(f"{url}?access_token={tokens['bank']}") as bank,
+        connect(f"{url}?access_token={tokens['stranger']}") as stranger,
+    ):
+        for ws in (farmer, bank, stranger):
+            await ws.send("START-SEND-MESSAGES?namespaces=org.farm")
+            assert await ws.recv() == "START-SEND-MESSAGES:ACK"
+
+        platform.messages.publish("org.farm:pond-1", "low-oxygen", {"oxygen": 3.1}, source="test")
+        (message,) = await receive_until(farmer, lambda m: True, limit=1)  # the owner reads its outbox
+        assert message["topic"] == "org.farm/pond-1/things/live/messages/low-oxygen"
+        assert message["path"] == "/outbox/messages/low-oxygen" and message["value"] == {"oxygen": 3.1}
+
+        # the bank may read the oxygen feature but no message until the farmer grants it
+        await platform.policies.set_entry(
+            "org.farm:pond-1",
+            "bank-alarms",
+            PolicyEntry.of(["partner:bank"], {"message:/outbox/messages/low-oxygen": ["READ"]}),
+        )
+        platform.messages.publish("org.farm:pond-1", "feeding", {"kg": 12}, source="test")
+        platform.messages.publish("org.farm:pond-1", "low-oxygen", {"oxygen": 2.9}, source="test")
+        got = await receive_until(bank, lambda m: True, limit=1)
+        assert [m["value"] for m in got] == [{"oxygen": 2.9}]  # "feeding" was never sent to it
+        assert [m["value"] for m in await receive_until(farmer, lambda m: m["value"] == {"oxygen": 2.9})] == [
+            {"kg": 12},
+            {"oxygen": 2.9},
+        ]
+
+        await farmer.send("STOP-SEND-MESSAGES")
+        assert await farmer.recv() == "STOP-SEND-MESSAGES:ACK"
+        with pytest.raises(TimeoutError):  # the stranger never gets any message of the pond
+            async with asyncio.timeout(0.3):
+                await stranger.recv()

@@ -2,7 +2,9 @@
 
 Text frames in: ``START-SEND-EVENTS[?ids=..&namespaces=..&filter=..&fields=..]`` (answered with
 ``START-SEND-EVENTS:ACK``; events then arrive as Ditto Protocol JSON, policy-filtered),
-``STOP-SEND-EVENTS`` (``STOP-SEND-EVENTS:ACK``), and Ditto Protocol commands
+``STOP-SEND-EVENTS`` (``STOP-SEND-EVENTS:ACK``), ``START-SEND-MESSAGES[?ids=..&namespaces=..]`` /
+``STOP-SEND-MESSAGES`` (partner messages from twins' outboxes, as Ditto live messages, for
+subjects whose policy grants READ on ``message:/...``), and Ditto Protocol commands
 (``{"topic": "org.farm/pond-1/things/twin/commands/modify", "path": ..., "value": ...,
 "headers": {"correlation-id": "c-1"}}``) answered with a response or an error envelope carrying
 the same correlation id. Authenticate with ``Authorization: Bearer`` or ``?access_token=``.
@@ -22,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from twinledger.api import commands
 from twinledger.api.errors import ApiError
 from twinledger.api.feeds import EventFilter, Feed
+from twinledger.api.message_feed import MessageFeed
 from twinledger.errors import PayloadInvalid, TwinError
 from twinledger.model import ditto_protocol as dp
 from twinledger.model.paths import parse_path
@@ -55,6 +58,8 @@ class _Session:
         self.send_lock = asyncio.Lock()
         self.feed: Feed | None = None
         self.pump: asyncio.Task[None] | None = None
+        self.messages: MessageFeed | None = None
+        self.message_pump: asyncio.Task[None] | None = None
 
     async def send(self, message: str | dict[str, Any]) -> None:
         text = message if isinstance(message, str) else orjson.dumps(message).decode()
@@ -77,6 +82,7 @@ class _Session:
         finally:
             closing.cancel()
             await self.stop_events()
+            await self.stop_messages()
 
     async def handle(self, text: str) -> None:
         command = text.strip()
@@ -85,6 +91,11 @@ class _Session:
         elif command == "STOP-SEND-EVENTS":
             await self.stop_events()
             await self.send("STOP-SEND-EVENTS:ACK")
+        elif command.startswith("START-SEND-MESSAGES"):
+            await self.start_messages(command.partition("?")[2])
+        elif command == "STOP-SEND-MESSAGES":
+            await self.stop_messages()
+            await self.send("STOP-SEND-MESSAGES:ACK")
         elif command.startswith(("START-SEND-", "STOP-SEND-")):
             await self.send(
                 dp.error_message(
@@ -129,6 +140,35 @@ class _Session:
         if self.feed is not None:
             await self.feed.stop()
             self.feed = None
+
+    async def start_messages(self, query: str) -> None:
+        try:
+            wanted = EventFilter.parse(dict(parse_qsl(query)))
+        except TwinError as err:
+            await self.send(dp.error_message(None, err))
+            return
+        await self.stop_messages()
+        self.messages = MessageFeed(self.api, self.principal, wanted)
+        self.messages.start()
+        self.message_pump = asyncio.create_task(self._pump_messages(self.messages), name="ws:messages")
+        await self.send("START-SEND-MESSAGES:ACK")
+
+    async def _pump_messages(self, feed: MessageFeed) -> None:
+        while (message := await feed.next()) is not None:
+            try:
+                await self.send(message)
+            except (WebSocketDisconnect, RuntimeError):
+                return
+
+    async def stop_messages(self) -> None:
+        if self.messages is not None:
+            self.messages.stop()
+            self.messages = None
+        if self.message_pump is not None:
+            self.message_pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.message_pump
+            self.message_pump = None
 
     async def command(self, text: str) -> None:
         cmd: dp.DittoCommand | None = None
