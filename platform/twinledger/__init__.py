@@ -27,6 +27,17 @@ from twinledger.errors import (
     TwinModelError,
     ValidationFailed,
 )
+from twinledger.ledger import (
+    Anchor,
+    ConsistencyProof,
+    InclusionProof,
+    Ledger,
+    LedgerEntry,
+    LedgerError,
+    LedgerRecord,
+    LedgerWriter,
+    SignedHead,
+)
 from twinledger.plugins.hookspecs import hookimpl
 from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
 from twinledger.services import Service
@@ -34,9 +45,17 @@ from twinledger.services import Service
 __version__ = "0.1.0"
 
 __all__ = [
+    "Anchor",
     "Clock",
     "ConfigError",
+    "ConsistencyProof",
     "DeadLetter",
+    "InclusionProof",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerRecord",
+    "LedgerWriter",
     "ManualClock",
     "Outcome",
     "PayloadInvalid",
@@ -47,6 +66,7 @@ __all__ = [
     "Service",
     "Settings",
     "Signal",
+    "SignedHead",
     "StorageError",
     "Subscriber",
     "SystemClock",

@@ -23,6 +23,8 @@ from twinledger.clock import Clock, SystemClock
 from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
 from twinledger.errors import TwinModelError
+from twinledger.ledger import Ledger
+from twinledger.ledger.writers import writer_subscriber
 from twinledger.plugins.manager import PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
 from twinledger.services import Service
@@ -44,6 +46,7 @@ class Platform:
     - ``bus`` — committed events to subscribers (:class:`~twinledger.bus.EventBus`)
     - ``plugins`` — the plugin manager (names, versions, failures)
     - ``adapters`` — ``(plugin, adapter)`` pairs of the started protocol adapters
+    - ``ledger`` — the verifiable ledger (:class:`~twinledger.ledger.Ledger`)
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Platform:
         self.db: Database | None = None
         self._registry: TwinRegistry | None = None
         self._bus: EventBus | None = None
+        self._ledger: Ledger | None = None
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
         self.started = asyncio.Event()
@@ -85,6 +89,12 @@ class Platform:
         if self._bus is None:
             raise RuntimeError("The platform is not started: `await platform.start()` first.")
         return self._bus
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("The platform is not started: `await platform.start()` first.")
+        return self._ledger
 
     def plugin_settings(self, plugin: str) -> dict[str, Any]:
         """The ``[plugin.<name>]`` table of the configuration (empty if absent)."""
@@ -122,11 +132,16 @@ class Platform:
         )
         await self._registry.start()
         self._bus = EventBus(self._registry, clock=self.clock)
+        self._ledger = Ledger(self.db, s.ledger, data_dir=s.data_dir, clock=self.clock)
+        await self._ledger.start()
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
+        for plugin, writer in self.plugins.collect("twinledger_register_ledger_writers", platform=self):
+            await self._bus.subscribe(writer_subscriber(self, writer, plugin), plugin=plugin)
+        self._ledger.start_scheduler(self.plugins.collect("twinledger_register_anchors", platform=self))
         await self._bus.start()
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))
@@ -181,11 +196,13 @@ class Platform:
             await self.plugins.call_async("twinledger_on_shutdown", platform=self)
         if self._bus is not None:
             await self._bus.stop()
+        if self._ledger is not None:
+            await self._ledger.stop()
         if self._registry is not None:
             await self._registry.stop()
         if self.db is not None:
             await self.db.dispose()
-        self._registry = self._bus = self.db = None
+        self._registry = self._bus = self.db = self._ledger = None
         self._lock.release()
         self.started.clear()
         log.info("platform_stopped")

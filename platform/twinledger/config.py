@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from twinledger.errors import ConfigError
+from twinledger.ledger.settings import LedgerSettings
 from twinledger.storage.database import default_database_url
 
 
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     plugins: PluginSettings = PluginSettings()
     log: LogSettings = LogSettings()
     mqtt: MqttBrokerSettings = MqttBrokerSettings()
+    ledger: LedgerSettings = LedgerSettings()
     twin_types: list[Path] = Field(default_factory=list, description="extra twin type files or folders")
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-plugin settings")
 
