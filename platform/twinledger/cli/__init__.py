@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import bench, db, deadletters, serve, twin
+from twinledger.cli import bench, db, deadletters, keys, ledger, serve, twin
 
 app = typer.Typer(
     name="twinledger",
@@ -18,6 +18,9 @@ app.command("deadletters")(deadletters.deadletters_cmd)
 app.command("bench")(bench.bench_cmd)
 app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
+app.add_typer(ledger.app, name="ledger")
+app.add_typer(keys.app, name="keys")
+app.command("verify")(ledger.verify_cmd)
 
 
 @app.command("version")

@@ -62,7 +62,9 @@ class Ledger:
         *,
         data_dir: Path = Path("twinledger-data"),
         clock: Clock | None = None,
+        read_only: bool = False,
     ) -> None:
+        self.read_only = read_only  # for tools reading a database another process writes to
         self.db = db
         self.settings = s = settings or LedgerSettings()
         self.clock: Clock = clock or SystemClock()
@@ -98,13 +100,17 @@ class Ledger:
                     "a log's origin never changes: remove the setting or restore the old value."
                 )
             self.origin = meta["origin"]
+        elif self.read_only:
+            raise LedgerError("This database holds no ledger yet (start the platform once).")
         else:
             self.origin = check_key_name(configured or f"{socket.gethostname()}/twinledger")
             await store.write_meta(self.db, {"origin": self.origin})
         await self.participants.load()
-        await self.writer.start()
+        await self.writer.start(run=not self.read_only)
         await self.nodes.load()
         self._last_head = await self.heads.latest()
+        if self.read_only:
+            return
         for key in self.participants.unregistered_keys():  # a crash between a key and its entry
             await self.participants.publish(key)
 
@@ -137,8 +143,13 @@ class Ledger:
 
     async def ensure_platform_key(self) -> ParticipantKey:
         """The platform's own key (created, sealed and registered in the log on first use)."""
+        if self.read_only:
+            held = self.participants.keys_of(PLATFORM)
+            if not held:
+                raise LedgerError("The ledger has no platform key yet: nothing was signed.")
+            return held[-1]
         async with self._platform_lock:
-            held = [k for k in self.participants.keys(PLATFORM) if k.platform_held]
+            held = [k for k in self.participants.keys_of(PLATFORM) if k.platform_held]
             if held:
                 return held[-1]
             await self.participants.register(PLATFORM, "platform", "the platform operating this ledger")
@@ -208,6 +219,7 @@ class Ledger:
         ts_us: int | None = None,
     ) -> asyncio.Future[LedgerEntry]:
         """Like :meth:`append` without waiting (the signer's key must exist already): for bulk appends."""
+        self._writable()
         kid, private = self.participants.signing_key(signer)
         body = make_body(
             signer=signer,
@@ -235,6 +247,7 @@ class Ledger:
         return await self.submit_signed(body, signature)
 
     def submit_signed(self, body: dict[str, Any] | bytes, signature: bytes | str) -> asyncio.Future[LedgerEntry]:
+        self._writable()
         if isinstance(body, bytes | bytearray):
             encoded = bytes(body)
             fields = encoding.canonical_body(encoded)
@@ -250,6 +263,10 @@ class Ledger:
         public = self.participants.verification_key(fields["signer"], fields["key"])
         fut: asyncio.Future[LedgerEntry] = asyncio.get_running_loop().create_future()
         return self.writer.submit(PendingEntry(encoded, fields, fut, public_key=public, signature=sig, strict=True))
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise LedgerError("This ledger is open for reading only: append through the running platform.")
 
     async def flushed(self) -> None:
         """Wait until everything submitted so far is committed."""
@@ -287,6 +304,8 @@ class Ledger:
     async def sign_head(self) -> SignedHead:
         """Sign a checkpoint of the tree as committed now (C2SP note; the log's signature and a
         timestamped cosignature by the log key)."""
+        if self.read_only:
+            raise LedgerError("This ledger is open for reading only: it signs nothing.")
         await self.ensure_platform_key()
         async with self._head_lock:
             _, private = self.participants.signing_key(PLATFORM)
@@ -303,12 +322,20 @@ class Ledger:
     async def latest_head(self) -> SignedHead:
         """The newest signed tree head (one is signed now if there is none yet)."""
         head = await self.heads.latest()
+        if head is None and self.read_only:
+            raise LedgerNotFound("No tree head is signed yet.")
         return head if head is not None else await self.sign_head()
 
     async def head_covering(self, index: int) -> SignedHead:
         """A signed head that includes entry ``index`` (the latest; signed now if none does yet)."""
         head = await self.heads.latest()
         if head is None or head.size <= index:
+            if self.read_only:
+                raise LedgerNotFound(
+                    f"Entry {index} is not in a signed tree head yet: wait for the next scheduled head, "
+                    "or sign one (`twinledger ledger head --sign` when the platform is stopped).",
+                    index=index,
+                )
             head = await self.sign_head()
         return head
 
@@ -333,7 +360,7 @@ class Ledger:
             who = self.participants.get(sig.name)
             if who is None or who.role != WITNESS:
                 continue
-            for key in self.participants.keys(who.id):
+            for key in self.participants.keys_of(who.id):
                 verifier = NoteVerifier(who.id, Ed25519PublicKey.from_public_bytes(key.public_key), COSIGNATURE_V1)
                 if verifier.verify(note.text, sig):
                     added += await self.heads.add_cosignature(head.id, who.id, sig.line(), to_us(self.clock.now()))

@@ -98,8 +98,11 @@ class LogWriter:
     def size(self) -> int:
         return self.tree.size
 
-    async def start(self) -> None:
+    async def start(self, *, run: bool = True) -> None:
+        """Read the tree's right edge back; with ``run``, also start appending."""
         self.tree = await store.load_tree(self.db)
+        if not run:
+            return
         self._tasks = [
             asyncio.create_task(self._prepare_loop(), name="twinledger-ledger-prepare"),
             asyncio.create_task(self._write_loop(), name="twinledger-ledger-write"),

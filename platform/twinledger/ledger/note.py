@@ -132,7 +132,7 @@ class NoteVerifier:
 
     @classmethod
     def from_vkey(cls, text: str) -> NoteVerifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # names hold no '+'; the base64 key may
         if len(parts) != 3:
             raise CheckpointInvalid(f"A verifier key is name+hash+key, not {text!r}.")
         name, hash_hex, b64 = parts

@@ -86,7 +86,7 @@ class Participants:
     def key(self, kid: str) -> ParticipantKey | None:
         return self._keys.get(kid)
 
-    def keys(self, participant: str | None = None) -> list[ParticipantKey]:
+    def keys_of(self, participant: str | None = None) -> list[ParticipantKey]:
         found = [k for k in self._keys.values() if participant is None or k.participant == participant]
         return sorted(found, key=lambda k: (k.participant, k.created_us, k.key_id))
 
@@ -95,7 +95,7 @@ class Participants:
 
     def signing_key(self, participant: str) -> tuple[str, Ed25519PrivateKey]:
         """The newest platform-held key of ``participant`` (``UnknownSigner`` if it has none)."""
-        held = [k for k in self.keys(participant) if k.platform_held]
+        held = [k for k in self.keys_of(participant) if k.platform_held]
         if not held:
             if participant not in self._participants:
                 raise UnknownSigner(f"No participant {participant!r} is registered.", signer=participant)
