@@ -239,14 +239,18 @@ def anchor_deploy_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Deploy the anchor contract for this ledger and print the configuration that uses it."""
-    from twinledger.ledger.anchoring.evm import connect, deploy_contract
+    from twinledger.ledger.anchoring.evm import connect, deploy_contract, disconnect
 
     settings = settings_from(config, data_dir)
 
     async def _go() -> tuple[str, str]:
         async with reading_ledger(settings) as ledger:
             origin = ledger.origin
-        return origin, await deploy_contract(connect(rpc_url), origin, private_key=private_key)
+        w3 = connect(rpc_url)
+        try:
+            return origin, await deploy_contract(w3, origin, private_key=private_key)
+        finally:
+            await disconnect(w3)
 
     origin, address = run(_go())
     typer.echo(f'# anchor contract of {origin}\n[plugin.ledger-evm]\nrpc_url = "{rpc_url}"\ncontract = "{address}"')

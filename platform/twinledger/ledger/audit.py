@@ -26,15 +26,20 @@ Progress = Callable[[int, int], None]
 
 async def anchors_from_chain(verifier: LogVerifier, chain_url: str, contract: str) -> None:
     """Hold the log to every root anchored in the contract at ``contract`` on the chain at ``chain_url``."""
-    from twinledger.ledger.anchoring.evm import anchored_origin, anchored_roots, connect
+    from twinledger.ledger.anchoring.evm import anchored_origin, anchored_roots, connect, disconnect
 
     w3 = connect(chain_url)
-    origin = await anchored_origin(w3, contract)
-    if origin != verifier.log_key.name:
-        verifier.problem(-1, f"the anchor contract {contract} is for the log {origin!r}, not {verifier.log_key.name!r}")
-        return
-    for anchored in await anchored_roots(w3, contract):
-        verifier.add_anchor(anchored.size, anchored.root, f"on chain in block {anchored.block} (tx {anchored.tx})")
+    try:
+        origin = await anchored_origin(w3, contract)
+        if origin != verifier.log_key.name:
+            verifier.problem(
+                -1, f"the anchor contract {contract} is for the log {origin!r}, not {verifier.log_key.name!r}"
+            )
+            return
+        for anchored in await anchored_roots(w3, contract):
+            verifier.add_anchor(anchored.size, anchored.root, f"on chain in block {anchored.block} (tx {anchored.tx})")
+    finally:
+        await disconnect(w3)
 
 
 def _export_lines(path: Path) -> tuple[dict[str, Any], list[bytes], Any]:

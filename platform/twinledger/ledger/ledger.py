@@ -126,6 +126,14 @@ class Ledger:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
             self._scheduler = None
+        for plugin, anchor in self.anchors:
+            close = getattr(anchor, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception as exc:
+                    log.warning("anchor_close_failed", plugin=plugin, anchor=anchor.name, error=repr(exc))
+        self.anchors = []
         await self.writer.stop()
         await self.nodes.close()
         await self.pool.close()

@@ -5,7 +5,8 @@ An anchor is what ``twinledger_register_anchors`` returns: an object with a ``na
 ``async publish(head)`` that returns a JSON-able receipt saying where the root was recorded
 (chain, transaction, block...). The ledger calls every anchor with its newest signed tree head
 at most every ``[ledger] anchor_interval_s`` seconds; the receipt is kept with the head and
-shown with it. The EVM anchor (``twinledger.ledger.anchoring.evm``) is the built-in one.
+shown with it. An anchor may also have an ``async close()``, called when the platform stops.
+The EVM anchor (``twinledger.ledger.anchoring.evm``) is the built-in one.
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
     return AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
 
 
+async def disconnect(w3: Web3) -> None:
+    """Close the HTTP sessions of a connection made by :func:`connect`."""
+    await w3.provider.disconnect()
+
+
 def contract_at(w3: Web3, address: str) -> AsyncContract:
     return w3.eth.contract(address=w3.to_checksum_address(address), abi=artifact()["abi"])
 
@@ -92,6 +97,9 @@ class EvmAnchor:
         self.private_key = private_key
         self.account = account
         self.name = name
+
+    async def close(self) -> None:
+        await disconnect(self.w3)
 
     async def publish(self, head: SignedHead) -> dict[str, Any]:
         chain_id = await self.w3.eth.chain_id
