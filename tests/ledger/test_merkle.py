@@ -1,14 +1,18 @@
-"""The Merkle tree against an independent implementation written from RFC 9162's definitions."""
+"""The Merkle tree, in memory and as stored, against an independent implementation written from RFC 9162's
+definitions, at sizes that are and are not powers of two."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from twinledger.config import Settings
 from twinledger.ledger import merkle
+from twinledger.testing.pytest_plugin import MakePlatform
 
 # -- RFC 9162 §2.1, written as the RFC states it (recursive, slow, obviously right) ---------------
 
@@ -146,3 +150,31 @@ def test_a_known_root() -> None:
     leaves.append(b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f")
     tree, _ = build(leaves)
     assert tree.root().hex() == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+
+
+# -- proofs read from the stored tree -----------------------------------------------------------
+
+SIZES = (1, 2, 3, 5, 8, 13, 16, 17, 31, 32, 33, 64, 70)
+
+
+async def test_stored_proofs_match_the_definitions(make_platform: MakePlatform, tl_settings: Settings) -> None:
+    ledger_settings = tl_settings.ledger.model_copy(update={"cached_levels_from": 3})  # cached and read nodes
+    platform = await make_platform(ledger=ledger_settings)
+    ledger = platform.ledger
+    await ledger.ensure_platform_key()
+    futures = [ledger.submit("test.n", {"n": n}) for n in range(max(SIZES) - 1)]
+    for f in futures:
+        await f
+    leaves = [e.data for e in await ledger.entries(0, ledger.size)]
+    assert len(leaves) == max(SIZES)
+    for size in SIZES:
+        root = mth(leaves[:size])
+        assert await ledger.root_at(size) == root
+        for index in range(size):
+            got = await ledger.inclusion_proof(index, size)
+            assert got.path == path(index, leaves[:size]), (index, size)
+            assert got.leaf_hash == merkle.leaf_hash(leaves[index]) and got.verify(root)
+    for first, second in itertools.combinations(SIZES, 2):
+        got = await ledger.consistency_proof(first, second)
+        assert got.path == proof(first, leaves[:second]), (first, second)
+        assert got.verify(mth(leaves[:first]), mth(leaves[:second]))

@@ -316,16 +316,19 @@ class Ledger:
             raise LedgerError("This ledger is open for reading only: it signs nothing.")
         await self.ensure_platform_key()
         async with self._head_lock:
-            _, private = self.participants.signing_key(PLATFORM)
-            size, root = self.writer.size, self.writer.tree.root()
-            now = self.clock.now()
-            text = Checkpoint(self.origin, size, root).text()
-            signer = NoteSigner(self.origin, private)
-            note = Note(text, (signer.sign(text), signer.cosign(text, int(now)))).render()
-            head = await self.heads.add(size, root, to_us(now), note)
-            self._last_head = head
-            log.info("tree_head_signed", size=size, root=root.hex()[:16])
-            return head
+            return await self._sign_head()
+
+    async def _sign_head(self) -> SignedHead:
+        _, private = self.participants.signing_key(PLATFORM)
+        size, root = self.writer.size, self.writer.tree.root()
+        now = self.clock.now()
+        text = Checkpoint(self.origin, size, root).text()
+        signer = NoteSigner(self.origin, private)
+        note = Note(text, (signer.sign(text), signer.cosign(text, int(now)))).render()
+        head = await self.heads.add(size, root, to_us(now), note)
+        self._last_head = head
+        log.info("tree_head_signed", size=size, root=root.hex()[:16])
+        return head
 
     async def latest_head(self) -> SignedHead:
         """The newest signed tree head (one is signed now if there is none yet)."""
@@ -337,15 +340,20 @@ class Ledger:
     async def head_covering(self, index: int) -> SignedHead:
         """A signed head that includes entry ``index`` (the latest; signed now if none does yet)."""
         head = await self.heads.latest()
-        if head is None or head.size <= index:
-            if self.read_only:
-                raise LedgerNotFound(
-                    f"Entry {index} is not in a signed tree head yet: wait for the next scheduled head, "
-                    "or sign one (`twinledger ledger head --sign` when the platform is stopped).",
-                    index=index,
-                )
-            head = await self.sign_head()
-        return head
+        if head is not None and head.size > index:
+            return head
+        if self.read_only:
+            raise LedgerNotFound(
+                f"Entry {index} is not in a signed tree head yet: wait for the next scheduled head, "
+                "or sign one (`twinledger ledger head --sign` when the platform is stopped).",
+                index=index,
+            )
+        await self.ensure_platform_key()
+        async with self._head_lock:  # many requests at once: one new head for them all
+            head = await self.heads.latest()
+            if head is not None and head.size > index:
+                return head
+            return await self._sign_head()
 
     async def add_cosignature(self, note_text: str) -> SignedHead:
         """Store a witness's cosignature(s) of one of this log's checkpoints.
