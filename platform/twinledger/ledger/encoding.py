@@ -84,30 +84,47 @@ def check_body(body: Any, *, max_bytes: int | None = None, encoded: bytes | None
     """Check a body's fields; returns it. Raises :class:`EntryInvalid` naming the problem."""
     if not isinstance(body, dict):
         raise EntryInvalid(f"An entry body is a JSON object, not {type(body).__name__}.")
-    for name, kind in _REQUIRED.items():
-        if not isinstance(body.get(name), kind) or isinstance(body.get(name), bool):
-            raise EntryInvalid(f"The entry body needs {name!r} ({kind.__name__}).", field=name)
-    for name, kind in _OPTIONAL.items():
-        if name in body and not isinstance(body[name], kind):
-            raise EntryInvalid(f"The entry body's {name!r} must be a {kind.__name__}.", field=name)
-    extra = set(body) - _ALLOWED
-    if extra:
-        raise EntryInvalid(f"Unknown field(s) in the entry body: {sorted(extra)}; put data in 'payload'.")
-    if body["v"] != BODY_VERSION:
-        raise EntryInvalid(f"Entry body version {body['v']} is not supported (use {BODY_VERSION}).", field="v")
-    if not PARTICIPANT_ID.match(body["signer"]):
-        raise EntryInvalid(f"{body['signer']!r} is not a valid participant id.", field="signer")
-    if not KIND.match(body["kind"]):
+    # the common case in a few type checks (this runs for every entry); the slow path says what is wrong
+    v, signer, key, kind, ts = (body.get(n) for n in ("v", "signer", "key", "kind", "ts"))
+    ref, twin = body.get("ref"), body.get("twin")
+    if not (
+        type(v) is int
+        and type(signer) is str
+        and type(key) is str
+        and type(kind) is str
+        and type(ts) is int
+        and (ref is None or type(ref) is str)
+        and (twin is None or type(twin) is dict)
+        and (len(body) <= 5 or body.keys() <= _ALLOWED)
+    ):
+        _explain(body)
+    if v != BODY_VERSION:
+        raise EntryInvalid(f"Entry body version {v} is not supported (use {BODY_VERSION}).", field="v")
+    if not PARTICIPANT_ID.match(signer):  # type: ignore[arg-type]
+        raise EntryInvalid(f"{signer!r} is not a valid participant id.", field="signer")
+    if not KIND.match(kind):  # type: ignore[arg-type]
         raise EntryInvalid(
-            f"The kind {body['kind']!r} must be lower-case letters, digits, '.', '_' or '-' (e.g. 'agri.lab-report').",
+            f"The kind {kind!r} must be lower-case letters, digits, '.', '_' or '-' (e.g. 'agri.lab-report').",
             field="kind",
         )
-    ref = body.get("ref")
     if ref is not None and not 0 < len(ref) <= 256:
         raise EntryInvalid("The ref must be 1 to 256 characters.", field="ref")
     if max_bytes is not None and encoded is not None and len(encoded) > max_bytes:
         raise EntryInvalid(f"The entry body is {len(encoded)} bytes; at most {max_bytes} are accepted.")
     return body
+
+
+def _explain(body: dict[str, Any]) -> None:
+    for name, kind in _REQUIRED.items():
+        if not isinstance(body.get(name), kind) or isinstance(body.get(name), bool):
+            raise EntryInvalid(f"The entry body needs {name!r} ({kind.__name__}).", field=name)
+    for name, kind in _OPTIONAL.items():
+        if body.get(name) is not None and not isinstance(body[name], kind):
+            raise EntryInvalid(f"The entry body's {name!r} must be a {kind.__name__}.", field=name)
+    extra = set(body) - _ALLOWED
+    if extra:
+        raise EntryInvalid(f"Unknown field(s) in the entry body: {sorted(extra)}; put data in 'payload'.")
+    raise EntryInvalid("The entry body is malformed.")
 
 
 def encode_entry(body: bytes, index: int, signature: bytes) -> bytes:

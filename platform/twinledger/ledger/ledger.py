@@ -71,7 +71,7 @@ class Ledger:
         self.data_dir = data_dir
         secret = s.master_key.get_secret_value() if s.master_key else None
         self.vault = KeyVault(secret=secret, path=s.master_key_file or data_dir / "ledger-master.key")
-        self.pool = CryptoPool(s.verify_workers)
+        self.pool = CryptoPool(s.crypto_threads)
         self.participants = Participants(db, self.vault, self.clock)
         self.participants.bind(self._register_key_entry)
         self.writer = LogWriter(db, self.pool, self.clock, max_batch=s.max_batch, max_delay=s.max_delay_ms / 1000)
@@ -228,7 +228,7 @@ class Ledger:
     ) -> asyncio.Future[LedgerEntry]:
         """Like :meth:`append` without waiting (the signer's key must exist already): for bulk appends."""
         self._writable()
-        kid, private = self.participants.signing_key(signer)
+        kid, secret = self.participants.signing_secret(signer)
         body = make_body(
             signer=signer,
             key=kid,
@@ -241,7 +241,7 @@ class Ledger:
         encoded = canonical_json(body)
         check_body(body, max_bytes=self.settings.max_entry_bytes, encoded=encoded)
         fut: asyncio.Future[LedgerEntry] = asyncio.get_running_loop().create_future()
-        return self.writer.submit(PendingEntry(encoded, body, fut, private_key=private))
+        return self.writer.submit(PendingEntry(encoded, body, fut, secret=secret))
 
     async def append_signed(self, body: dict[str, Any] | bytes, signature: bytes | str) -> LedgerEntry:
         """Append an entry its signer signed on its own side.
@@ -256,13 +256,14 @@ class Ledger:
 
     def submit_signed(self, body: dict[str, Any] | bytes, signature: bytes | str) -> asyncio.Future[LedgerEntry]:
         self._writable()
-        if isinstance(body, bytes | bytearray):
+        if isinstance(body, dict):
+            fields = body
+            encoded = canonical_json(fields)
+            check_body(fields, max_bytes=self.settings.max_entry_bytes, encoded=encoded)
+        else:
             encoded = bytes(body)
             fields = encoding.canonical_body(encoded)
-        else:
-            fields = check_body(body)
-            encoded = canonical_json(fields)
-        check_body(fields, max_bytes=self.settings.max_entry_bytes, encoded=encoded)
+            check_body(fields, max_bytes=self.settings.max_entry_bytes, encoded=encoded)
         if fields["signer"] == PLATFORM:
             raise EntryInvalid("Entries of the platform are signed by the platform itself; use append().")
         sig = signature if isinstance(signature, bytes) else _b64(signature)

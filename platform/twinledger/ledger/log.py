@@ -29,7 +29,6 @@ from twinledger.errors import StorageError
 from twinledger.ledger import merkle, store
 from twinledger.ledger.encoding import encode_entry, signed_message
 from twinledger.ledger.errors import EntryConflict, SignatureInvalid
-from twinledger.ledger.keys import Ed25519PrivateKey
 from twinledger.ledger.model import LedgerEntry
 from twinledger.ledger.pool import CryptoPool
 from twinledger.ledger.tables import ledger_entries, ledger_nodes
@@ -44,12 +43,13 @@ CommitListener = Callable[[Sequence[LedgerEntry], Sequence[tuple[int, bytes]]], 
 
 @dataclass(slots=True, eq=False)
 class PendingEntry:
-    """An entry on its way in: signed by the platform (``private_key``) or by its signer (``signature``)."""
+    """An entry on its way in: signed by the platform (``secret``, libsodium's signing key) or already
+    by its signer (``signature``, checked with ``public_key``)."""
 
     body: bytes
     fields: dict[str, Any]
     future: asyncio.Future[LedgerEntry]
-    private_key: Ed25519PrivateKey | None = None
+    secret: bytes | None = None
     public_key: bytes | None = None
     signature: bytes | None = None
     strict: bool = False  # a ref already used with another body is a conflict (not the entry already there)
@@ -57,8 +57,8 @@ class PendingEntry:
     settled: bool = False
 
     def __post_init__(self) -> None:
-        if (self.private_key is None) == (self.signature is None):
-            raise ValueError("an entry is either signed by the platform (private_key) or already signed (signature)")
+        if (self.secret is None) == (self.signature is None):
+            raise ValueError("an entry is either signed by the platform (secret) or already signed (signature)")
 
     @property
     def ref_key(self) -> tuple[str, str] | None:
@@ -162,7 +162,7 @@ class LogWriter:
                 self._idle.set()
 
     async def _sign_and_verify(self, batch: list[PendingEntry]) -> list[PendingEntry]:
-        sign_jobs = [(i, i.private_key) for i in batch if i.private_key is not None]
+        sign_jobs = [(i, i.secret) for i in batch if i.secret is not None]
         check_jobs = [(i, i.public_key, i.signature) for i in batch if i.public_key is not None and i.signature]
         to_sign = [i for i, _ in sign_jobs]
         to_check = [i for i, _, _ in check_jobs]

@@ -69,22 +69,23 @@ def fold(peaks: Sequence[bytes]) -> bytes:
     return root
 
 
-def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
-    """The leaf ranges whose roots form PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf to root."""
+def inclusion_plan(index: int, size: int) -> list[list[tuple[int, int]]]:
+    """PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf to root, as the stored nodes each hash folds.
+
+    Let ``k`` be the level where the paths to ``index`` and to the last leaf meet (the bit length
+    of ``index ^ (size - 1)``). Below ``k - 1`` every sibling is one complete node; at ``k - 1`` the
+    sibling is the partial right half, folded from its complete subtrees; above ``k`` the siblings
+    are the complete subtrees to the left, smallest first.
+    """
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
-    ranges = []
-    lo, hi = 0, size
-    while hi - lo > 1:
-        k = split_point(hi - lo)
-        if index < lo + k:
-            ranges.append((lo + k, hi))
-            hi = lo + k
-        else:
-            ranges.append((lo, lo + k))
-            lo += k
-    ranges.reverse()
-    return ranges
+    k = (index ^ (size - 1)).bit_length()
+    plan: list[list[tuple[int, int]]] = [[(level, (index >> level) ^ 1)] for level in range(k - 1)]
+    if k:
+        plan.append(subtrees(((index >> (k - 1)) | 1) << (k - 1), size))
+    left = subtrees(0, (index >> k) << k)
+    plan += [[node] for node in reversed(left)]
+    return plan
 
 
 def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:

@@ -21,6 +21,7 @@ from twinledger.ledger.errors import LedgerError, LedgerNotFound, UnknownSigner
 from twinledger.ledger.keys import Ed25519PrivateKey, Ed25519PublicKey, KeyVault, key_id, raw_public
 from twinledger.ledger.model import LedgerEntry, Participant, ParticipantKey, b64
 from twinledger.ledger.tables import ledger_keys, ledger_participants
+from twinledger.ledger.workers import secret_key
 from twinledger.storage.database import Database
 
 log = structlog.get_logger("twinledger.ledger")
@@ -46,6 +47,8 @@ class Participants:
         self._keys: dict[str, ParticipantKey] = {}
         self._sealed: dict[str, bytes] = {}
         self._private: dict[str, Ed25519PrivateKey] = {}
+        self._signing: dict[str, tuple[str, Ed25519PrivateKey]] = {}  # participant -> its newest held key
+        self._secrets: dict[str, tuple[str, bytes]] = {}  # the same, as libsodium signing keys
         self._register_entry: Registrar | None = None
 
     def bind(self, registrar: Registrar) -> None:
@@ -95,6 +98,9 @@ class Participants:
 
     def signing_key(self, participant: str) -> tuple[str, Ed25519PrivateKey]:
         """The newest platform-held key of ``participant`` (``UnknownSigner`` if it has none)."""
+        cached = self._signing.get(participant)
+        if cached is not None:
+            return cached
         held = [k for k in self.keys_of(participant) if k.platform_held]
         if not held:
             if participant not in self._participants:
@@ -108,7 +114,16 @@ class Participants:
         private = self._private.get(kid)
         if private is None:
             private = self._private[kid] = self._vault.unseal(kid, self._sealed[kid])
+        self._signing[participant] = (kid, private)
         return kid, private
+
+    def signing_secret(self, participant: str) -> tuple[str, bytes]:
+        """:meth:`signing_key` as libsodium's 64-byte secret key (what the crypto pool signs with)."""
+        cached = self._secrets.get(participant)
+        if cached is None:
+            kid, private = self.signing_key(participant)
+            cached = self._secrets[participant] = (kid, secret_key(private.private_bytes_raw()))
+        return cached
 
     def verification_key(self, signer: str, kid: str) -> bytes:
         """The raw public key ``kid`` of ``signer`` for checking a signature; ``UnknownSigner`` otherwise."""
@@ -178,6 +193,8 @@ class Participants:
                 )
             )
         added = self._add_cached(kid, participant, raw, sealed, created, None)
+        self._signing.pop(participant, None)
+        self._secrets.pop(participant, None)
         if isinstance(key, Ed25519PrivateKey):
             self._private[kid] = key
         log.info("key_added", participant=participant, key_id=kid, platform_held=sealed is not None)

@@ -100,9 +100,17 @@ class Prover:
     async def inclusion(self, index: int, size: int) -> InclusionProof:
         if not 0 <= index < size:
             raise LedgerNotFound(f"Entry {index} is not in a tree of size {size}.", index=index, treeSize=size)
-        ranges = merkle.inclusion_ranges(index, size)
-        hashes = await self.range_hashes([(index, index + 1), *ranges])
-        return InclusionProof(index, size, hashes[0], hashes[1:])
+        node_id, fold = merkle.node_id, merkle.fold
+        plan = [[node_id(level, i) for level, i in part] for part in merkle.inclusion_plan(index, size)]
+        leaf = node_id(0, index)
+        found = await self.nodes.get([leaf, *(n for part in plan for n in part)])
+        try:
+            path = [found[part[0]] if len(part) == 1 else fold([found[n] for n in part]) for part in plan]
+            return InclusionProof(index, size, found[leaf], path)
+        except KeyError as exc:
+            raise LedgerNotFound(
+                f"Tree node {merkle.node_of(exc.args[0])} is missing from the database: run `twinledger verify`."
+            ) from None
 
     async def consistency(self, first: int, second: int) -> ConsistencyProof:
         if not 0 <= first <= second:

@@ -19,8 +19,8 @@ class LedgerSettings(BaseModel):
     max_batch: int = Field(2000, gt=0, description="entries appended in one transaction at most")
     max_delay_ms: float = Field(5.0, ge=0, description="how long an append may wait for its batch")
     max_entry_bytes: int = Field(64 * 1024, gt=0, description="largest entry body accepted")
-    verify_workers: int | None = Field(
-        None, ge=0, description="processes verifying client signatures (default: one per core; 0: in threads)"
+    crypto_threads: int | None = Field(
+        None, ge=1, description="threads signing and verifying entries (libsodium, GIL released; default: one per core)"
     )
     cached_levels_from: int = Field(
         6, ge=0, description="tree levels from this one up are kept in memory for proofs (lower ones are read)"

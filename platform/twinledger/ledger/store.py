@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+import orjson
+from sqlalchemy import func, select, text
 
 from twinledger.errors import StorageError
 from twinledger.ledger import merkle
@@ -13,10 +14,7 @@ from twinledger.ledger.model import LedgerEntry
 from twinledger.ledger.tables import ledger_entries, ledger_meta, ledger_nodes
 from twinledger.storage.database import Database
 
-_IN_CHUNK = 5000
-_nodes_in = select(ledger_nodes.c.id, ledger_nodes.c.hash).where(
-    ledger_nodes.c.id.in_(bindparam("ids", expanding=True))
-)
+_IN_CHUNK = 20_000
 _ENTRY_COLUMNS = (ledger_entries.c.idx, ledger_entries.c.body, ledger_entries.c.signature)
 
 
@@ -44,13 +42,24 @@ async def load_tree(db: Database) -> merkle.CompactRange:
     return merkle.CompactRange(size, [found[merkle.node_id(level, index)] for level, index in peaks])
 
 
+# One statement whatever the number of ids (SQLAlchemy would render an IN list each time).
+_NODES_SQLITE = "SELECT id, hash FROM ledger_nodes WHERE id IN (SELECT value FROM json_each(?))"
+_NODES_POSTGRES = text("SELECT id, hash FROM ledger_nodes WHERE id = ANY(:ids)")
+
+
 async def read_nodes(db: Database, ids: Iterable[int]) -> dict[int, bytes]:
     wanted = sorted(set(ids))
     found: dict[int, bytes] = {}
     async with db.connect() as conn:
         for i in range(0, len(wanted), _IN_CHUNK):
-            for row in await conn.execute(_nodes_in, {"ids": wanted[i : i + _IN_CHUNK]}):
-                found[int(row.id)] = bytes(row.hash)
+            chunk = wanted[i : i + _IN_CHUNK]
+            rows: Any
+            if db.is_sqlite:
+                rows = await conn.exec_driver_sql(_NODES_SQLITE, (orjson.dumps(chunk).decode(),))
+            else:
+                rows = await conn.execute(_NODES_POSTGRES, {"ids": chunk})
+            for row in rows:
+                found[int(row[0])] = bytes(row[1])
     return found
 
 

@@ -97,7 +97,7 @@ class LogVerifier:
         state: dict[str, Any] | None = None,
     ) -> None:
         self.log_key = log_key
-        self.pool = pool or CryptoPool(0)
+        self.pool = pool or CryptoPool()
         self._own_pool = pool is None
         self.fail_fast = fail_fast
         log_public = log_key.public_key.public_bytes_raw()

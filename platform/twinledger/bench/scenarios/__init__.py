@@ -20,9 +20,9 @@ class Scenario:
 
 
 def _all() -> dict[str, Scenario]:
-    from twinledger.bench.scenarios import baseline, ingest_registry, memory
+    from twinledger.bench.scenarios import baseline, ingest_registry, ledger, memory
 
-    found = [baseline.SCENARIO, ingest_registry.SCENARIO, memory.SCENARIO]
+    found = [baseline.SCENARIO, ingest_registry.SCENARIO, memory.SCENARIO, ledger.SCENARIO]
     return {s.name: s for s in found}
 
 
