@@ -85,8 +85,16 @@ def check_body(body: Any, *, max_bytes: int | None = None, encoded: bytes | None
     if not isinstance(body, dict):
         raise EntryInvalid(f"An entry body is a JSON object, not {type(body).__name__}.")
     # the common case in a few type checks (this runs for every entry); the slow path says what is wrong
-    v, signer, key, kind, ts = (body.get(n) for n in ("v", "signer", "key", "kind", "ts"))
-    ref, twin = body.get("ref"), body.get("twin")
+    get = body.get
+    v, signer, key, kind, ts, ref, twin = (
+        get("v"),
+        get("signer"),
+        get("key"),
+        get("kind"),
+        get("ts"),
+        get("ref"),
+        get("twin"),
+    )
     if not (
         type(v) is int
         and type(signer) is str

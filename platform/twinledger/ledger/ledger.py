@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import socket
 from pathlib import Path
@@ -37,7 +38,6 @@ from twinledger.ledger.model import (
     Participant,
     ParticipantKey,
     SignedHead,
-    unb64,
 )
 from twinledger.ledger.note import COSIGNATURE_V1, Checkpoint, Note, NoteSigner, NoteVerifier, check_key_name
 from twinledger.ledger.participants import KEY_KIND, PLATFORM, Participants, key_ref
@@ -481,6 +481,6 @@ class Ledger:
 
 def _b64(text: str) -> bytes:
     try:
-        return unb64(text)
-    except ValueError:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (ValueError, TypeError):
         raise EntryInvalid("The signature is not valid base64.") from None

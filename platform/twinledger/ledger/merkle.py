@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 _sha256 = hashlib.sha256
 HASH_SIZE = 32
 EMPTY_ROOT = _sha256(b"").digest()
+_NODE_PREFIXED = _sha256(b"\x01")
 _INDEX_BITS = 48  # node ids: level in the high bits, index below (2^48 leaves is plenty)
 
 
@@ -131,18 +132,22 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
     fn, sn, r = index, size - 1, leaf
-    sha = _sha256
+    node = _NODE_PREFIXED.copy  # a hash already fed 0x01: cheaper than concatenating it each time
     for p in path:
         if sn == 0:
             raise ValueError("the inclusion proof is too long")
+        h = node()
         if fn & 1 or fn == sn:
-            r = sha(b"\x01" + p + r).digest()
+            h.update(p)
+            h.update(r)
             if not fn & 1:
                 while fn and not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = sha(b"\x01" + r + p).digest()
+            h.update(r)
+            h.update(p)
+        r = h.digest()
         fn >>= 1
         sn >>= 1
     if sn != 0:

@@ -74,7 +74,7 @@ async def _build(ctx: BenchContext, ledger: Ledger, count: int) -> float:
     return time.perf_counter() - start
 
 
-async def _signed_appends(ctx: BenchContext, ledger: Ledger, count: int) -> tuple[float, int]:
+async def _signed_appends(ctx: BenchContext, ledger: Ledger, count: int) -> tuple[float, float, int]:
     clients = [Ed25519PrivateKey.generate() for _ in range(8)]
     for i, key in enumerate(clients):
         await ledger.register_participant(f"meter-operator-{i}", "participant")
@@ -101,16 +101,16 @@ async def _signed_appends(ctx: BenchContext, ledger: Ledger, count: int) -> tupl
         if done % 20_000 < CHUNK:
             ctx.progress(0.6 + 0.15 * done / count, f"appends: {done:,} committed")
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     failed = await _windowed((ledger.submit_signed(r["body"], r["signature"]) for r in requests), progress)
-    return time.perf_counter() - start, failed
+    return time.perf_counter() - start, time.process_time() - cpu, failed
 
 
-async def _proofs(ctx: BenchContext, ledger: Ledger, size: int, duration: float) -> tuple[float, list[Any]]:
+async def _proofs(ctx: BenchContext, ledger: Ledger, size: int, duration: float) -> tuple[float, float, list[Any]]:
     rng = random.Random(7)
     kept: list[Any] = []
     done = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
 
     async def one() -> None:
         nonlocal done
@@ -122,19 +122,19 @@ async def _proofs(ctx: BenchContext, ledger: Ledger, size: int, duration: float)
     while (elapsed := time.perf_counter() - start) < duration:
         await asyncio.gather(*(one() for _ in range(PROOF_WINDOW)))
         ctx.progress(0.75 + 0.15 * elapsed / duration, f"proofs: {done:,} ({done / max(elapsed, 1e-9):,.0f}/s)")
-    return done / (time.perf_counter() - start), kept
+    return done / (time.perf_counter() - start), (time.process_time() - cpu) / done, kept
 
 
-def _verifications(proofs: list[Any], root: bytes, duration: float) -> tuple[float, int]:
+def _verifications(proofs: list[Any], root: bytes, duration: float) -> tuple[float, float, int]:
     verify = merkle.verify_inclusion
     done = bad = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     while time.perf_counter() - start < duration:
         for p in proofs:
             if not verify(p.index, p.size, p.leaf_hash, p.path, root):
                 bad += 1
         done += len(proofs)
-    return done / (time.perf_counter() - start), bad
+    return done / (time.perf_counter() - start), (time.process_time() - cpu) / done, bad
 
 
 async def run(ctx: BenchContext) -> Metrics:
@@ -151,19 +151,22 @@ async def run(ctx: BenchContext) -> Metrics:
             "ledger_build_s": round(build_s, 1),
             "ledger_build_appends_per_s": round(ledger.size / build_s),
         }
-        elapsed, failed = await _signed_appends(ctx, ledger, appends)
+        elapsed, cpu, failed = await _signed_appends(ctx, ledger, appends)
         if failed:
             raise RuntimeError(f"{failed} signed appends failed")
         metrics["ledger_appends_per_s"] = round(appends / elapsed)
+        metrics["ledger_append_cpu_us"] = round(cpu / appends * 1e6, 1)  # all threads: verification included
         size = ledger.size
         root = ledger.root()
-        proofs_per_s, proofs = await _proofs(ctx, ledger, size, ctx.duration)
+        proofs_per_s, proof_cpu, proofs = await _proofs(ctx, ledger, size, ctx.duration)
         metrics["ledger_proofs_per_s"] = round(proofs_per_s)
+        metrics["ledger_proof_cpu_us"] = round(proof_cpu * 1e6, 1)
         ctx.progress(0.9, "verifications")
-        per_s, bad = _verifications(proofs, root, ctx.duration / 2)
+        per_s, verify_cpu, bad = _verifications(proofs, root, ctx.duration / 2)
         if bad:
             raise RuntimeError(f"{bad} proofs did not verify")
         metrics["ledger_verifications_per_s"] = round(per_s)
+        metrics["ledger_verification_cpu_us"] = round(verify_cpu * 1e6, 2)
         metrics["ledger_tree_size"] = size
         return metrics
     finally:
