@@ -24,7 +24,8 @@ from twinledger.config import Settings
 from twinledger.devices.adapter import Adapter
 from twinledger.errors import TwinModelError
 from twinledger.ledger import Ledger
-from twinledger.ledger.writers import writer_subscriber
+from twinledger.ledger.anchoring import valid_anchors
+from twinledger.ledger.writers import writer_subscribers
 from twinledger.plugins.manager import PluginManager
 from twinledger.registry import Outcome, Signal, TwinRegistry
 from twinledger.services import Service
@@ -139,9 +140,11 @@ class Platform:
         await self.plugins.call_async("twinledger_on_startup", platform=self)
         for plugin, sub in self.plugins.collect("twinledger_register_subscribers", platform=self):
             await self._bus.subscribe(sub, plugin=plugin)
-        for plugin, writer in self.plugins.collect("twinledger_register_ledger_writers", platform=self):
-            await self._bus.subscribe(writer_subscriber(self, writer, plugin), plugin=plugin)
-        self._ledger.start_scheduler(self.plugins.collect("twinledger_register_anchors", platform=self))
+        writers = self.plugins.collect("twinledger_register_ledger_writers", platform=self)
+        for plugin, writer_sub in writer_subscribers(self, writers, self.plugins.record_failure):
+            await self._bus.subscribe(writer_sub, plugin=plugin)
+        anchors = self.plugins.collect("twinledger_register_anchors", platform=self)
+        self._ledger.start_scheduler(valid_anchors(anchors, self.plugins.record_failure))
         await self._bus.start()
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))

@@ -239,3 +239,30 @@ def test_the_shipped_contract_matches_its_source() -> None:
     if fresh["compiler"] == shipped["compiler"]:
         assert fresh["bytecode"] == shipped["bytecode"]
     json.dumps(shipped)
+
+
+class Careless:
+    """Returns what is not a writer, a writer name already taken, and what is not an anchor."""
+
+    name = "careless"
+
+    @hookimpl
+    def twinledger_register_ledger_writers(self, platform: Platform) -> list[Any]:
+        return ["not a writer", LedgerWriter("harvests", Harvests.record)]
+
+    @hookimpl
+    def twinledger_register_anchors(self, platform: Platform) -> list[Any]:
+        return [object()]
+
+
+async def test_bad_registrations_are_reported_with_the_plugin(make_platform: MakePlatform) -> None:
+    platform = await make_platform([Harvests(), Careless()])
+    failures = [(f.plugin, f.hook, f.error) for f in platform.plugins.failures]
+    assert [(p, h) for p, h, _ in failures] == [
+        ("careless", "twinledger_register_ledger_writers"),
+        ("careless", "twinledger_register_ledger_writers"),
+        ("careless", "twinledger_register_anchors"),
+    ]
+    assert "already registered" in failures[1][2]
+    assert [h.name for h in platform.bus.health()] == ["ledger.writer.harvests"]
+    assert platform.ledger.anchors == []

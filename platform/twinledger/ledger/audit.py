@@ -75,8 +75,13 @@ async def verify_export(
         if header.get("origin") != verifier.log_key.name:
             verifier.problem(-1, f"the export is of the log {header.get('origin')!r}, not {verifier.log_key.name!r}")
             return await verifier.finish()
-        for line in checkpoints:
-            verifier.add_checkpoint(orjson.loads(line)["checkpoint"])
+        for n, line in enumerate(checkpoints, start=2):
+            try:
+                note = orjson.loads(line)["checkpoint"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                verifier.problem(-1, f"line {n} of the export is neither a checkpoint nor an entry")
+                continue
+            verifier.add_checkpoint(str(note))
         total = int(header.get("size", 0))
         if first is not None:
             await verifier.feed(first)

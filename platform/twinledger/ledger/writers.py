@@ -106,3 +106,23 @@ def writer_subscriber(platform: Any, writer: LedgerWriter, plugin: str) -> Subsc
         batch_size=writer.batch_size,
         start_at=writer.start_at,
     )
+
+
+def writer_subscribers(
+    platform: Any, registered: list[tuple[str, Any]], failed: Callable[[str, str, BaseException], None]
+) -> list[tuple[str, Subscriber]]:
+    """The subscribers of the writers the hook returned; a writer that is not a :class:`LedgerWriter`,
+    or whose name is taken, is reported through ``failed(plugin, hook, error)`` and left out."""
+    hook = "twinledger_register_ledger_writers"
+    seen: set[str] = set()
+    out = []
+    for plugin, writer in registered:
+        if not isinstance(writer, LedgerWriter):
+            failed(plugin, hook, TypeError(f"{hook} must return LedgerWriter objects, not {type(writer).__name__}"))
+            continue
+        if writer.name in seen:
+            failed(plugin, hook, ValueError(f"a ledger writer named {writer.name!r} is already registered"))
+            continue
+        seen.add(writer.name)
+        out.append((plugin, writer_subscriber(platform, writer, plugin)))
+    return out

@@ -11,11 +11,12 @@ The EVM anchor (``twinledger.ledger.anchoring.evm``) is the built-in one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from twinledger.ledger.model import SignedHead
 
-__all__ = ["Anchor"]
+__all__ = ["Anchor", "valid_anchors"]
 
 
 @runtime_checkable
@@ -29,3 +30,21 @@ class Anchor(Protocol):
         head.
         """
         ...
+
+
+def valid_anchors(
+    registered: list[tuple[str, Any]], failed: Callable[[str, str, BaseException], None]
+) -> list[tuple[str, Anchor]]:
+    """The anchors the hook returned that have a ``name`` and an ``async publish``; the others are
+    reported through ``failed(plugin, hook, error)`` and left out."""
+    out = []
+    for plugin, anchor in registered:
+        if isinstance(anchor, Anchor) and isinstance(getattr(anchor, "name", None), str):
+            out.append((plugin, anchor))
+        else:
+            failed(
+                plugin,
+                "twinledger_register_anchors",
+                TypeError(f"an anchor has a name and an async publish(head), not {type(anchor).__name__}"),
+            )
+    return out
