@@ -151,3 +151,44 @@ async def test_verify_by_url_incrementally(platform: Platform, client: httpx.Asy
         await conn.execute(text("UPDATE ledger_entries SET body = :b WHERE idx = 48"), {"b": changed})
     tampered = await audit.verify_url(BASE, LogVerifier(log_key, state=later.state()), client=client)
     assert str(tampered.first) == "entry 48: the signature does not verify (the entry or its signature was changed)"
+
+
+async def test_the_verify_command_reads_a_url(platform: Platform, tmp_path: Path) -> None:
+    """`twinledger verify URL` against the routes served over real HTTP (uvicorn on a free port)."""
+    import asyncio
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import uvicorn
+
+    ledger = platform.ledger
+    for n in range(12):
+        await ledger.append("test.reading", {"n": n})
+    await ledger.sign_head()
+    app = FastAPI()
+    app.include_router(ledger_router(lambda: platform.ledger), prefix="/ledger")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:  # noqa: ASYNC110  (uvicorn offers no event to wait on)
+                await asyncio.sleep(0.01)
+        state = tmp_path / "verify.state"
+        cli = [sys.executable, "-m", "twinledger.cli", "verify", f"http://127.0.0.1:{port}/ledger"]
+        cli += ["--log-key", (await ledger.log_verifier()).vkey(), "--state", str(state), "--header", "X-Partner: bank"]
+        env = {**os.environ, "TWINLEDGER_LOG__LEVEL": "WARNING"}
+        done = await asyncio.to_thread(subprocess.run, cli, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "OK: 13 entries, 13 signatures, 1 checkpoints" in done.stdout
+        await ledger.append("test.reading", {"n": 12})
+        await ledger.sign_head()
+        again = await asyncio.to_thread(subprocess.run, cli, capture_output=True, text=True, env=env, timeout=120)
+        assert again.returncode == 0 and "OK: 1 entries" in again.stdout, again.stderr
+    finally:
+        server.should_exit = True
+        await serving

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import orjson
 import typer
 from rich.console import Console
@@ -291,6 +292,9 @@ def verify_cmd(
     state: Annotated[
         Path | None, typer.Option(help="With a URL: verify incrementally from (and save to) this state file.")
     ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option(help="With a URL: an HTTP header to send, e.g. 'Authorization: Bearer …'.")
+    ] = None,
     all_problems: Annotated[
         bool, typer.Option("--all", help="Go on after the first problem and list them all.")
     ] = False,
@@ -358,7 +362,11 @@ def verify_cmd(
             if path is not None:
                 return await audit.verify_export(path, verifier, progress=progress)
             assert source is not None
-            result = await audit.verify_url(source, verifier, progress=progress)
+            headers = dict(h.split(":", 1) for h in header or [] if ":" in h)
+            async with httpx.AsyncClient(
+                timeout=60, headers={k.strip(): v.strip() for k, v in headers.items()}
+            ) as http:
+                result = await audit.verify_url(source, verifier, progress=progress, client=http)
             if state is not None and result.ok:
                 state.write_bytes(orjson.dumps(verifier.state()))
             return result
