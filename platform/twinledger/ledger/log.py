@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -53,7 +53,7 @@ class PendingEntry:
     public_key: bytes | None = None
     signature: bytes | None = None
     strict: bool = False  # a ref already used with another body is a conflict (not the entry already there)
-    duplicates: list[PendingEntry] = field(default_factory=list)
+    duplicates: list[PendingEntry] | None = None  # same (signer, ref) later in the batch: made when needed
     settled: bool = False
 
     def __post_init__(self) -> None:
@@ -258,9 +258,7 @@ class LogWriter:
                     sig,
                 )
             )
-            entry = LedgerEntry(idx, item.body, sig)
-            entry.__dict__["fields"] = f  # already parsed: spare the cached property a second parse
-            entries.append(entry)
+            entries.append(LedgerEntry(idx, item.body, sig))
         try:
             async with self.db.begin() as conn:
                 await conn.exec_driver_sql(self._sql_entries, entry_rows)
@@ -284,7 +282,7 @@ class LogWriter:
     def _settle_existing(self, item: PendingEntry, entry: LedgerEntry, fresh: bool = False) -> None:
         if not fresh:
             self.stats["duplicates"] += 1
-        for waiter in (item, *item.duplicates):
+        for waiter in (item, *(item.duplicates or ())):
             if waiter.strict and entry.body != waiter.body:
                 self._settle(
                     waiter,
@@ -313,7 +311,7 @@ class LogWriter:
 
     def _fail(self, batch: list[PendingEntry], error: BaseException) -> None:
         for item in batch:
-            for waiter in (item, *item.duplicates):
+            for waiter in (item, *(item.duplicates or ())):
                 self._settle(waiter, error=error)
 
 
@@ -324,7 +322,10 @@ def _fold_duplicates(batch: list[PendingEntry]) -> list[PendingEntry]:
     for item in batch:
         key = item.ref_key
         if key is not None and key in first:
-            first[key].duplicates.append(item)
+            head = first[key]
+            if head.duplicates is None:
+                head.duplicates = []
+            head.duplicates.append(item)
             continue
         if key is not None:
             first[key] = item

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import random
 import time
@@ -26,6 +27,7 @@ from twinledger.bench.context import BenchContext
 from twinledger.bench.scenarios import Metrics, Scenario
 from twinledger.config import load_settings
 from twinledger.ledger import Ledger, LedgerEntry, merkle, signed_entry
+from twinledger.ledger.encoding import canonical_json
 from twinledger.ledger.keys import Ed25519PrivateKey
 from twinledger.plugins.manager import PluginManager
 
@@ -81,17 +83,16 @@ async def _signed_appends(ctx: BenchContext, ledger: Ledger, count: int) -> tupl
         await ledger.add_public_key(f"meter-operator-{i}", key.public_key())
     ctx.progress(0.6, f"appends: {count:,} entries signed by the clients")
 
-    def sign(lo: int, hi: int) -> list[dict[str, Any]]:
-        return [
-            signed_entry(
-                clients[i % 8],
-                signer=f"meter-operator-{i % 8}",
-                kind="bench.delivery",
-                payload=_payload(i),
-                ref=f"d-{i}",
+    def sign(lo: int, hi: int) -> list[tuple[bytes, bytes]]:
+        # what the clients send: the canonical body and its signature, as bytes (as on the wire)
+        out = []
+        for i in range(lo, hi):
+            key = clients[i % 8]
+            req = signed_entry(
+                key, signer=f"meter-operator-{i % 8}", kind="bench.delivery", payload=_payload(i), ref=f"d-{i}"
             )
-            for i in range(lo, hi)
-        ]
+            out.append((canonical_json(req["body"]), base64.b64decode(req["signature"])))
+        return out
 
     half = count // 2
     parts = await asyncio.gather(asyncio.to_thread(sign, 0, half), asyncio.to_thread(sign, half, count))
@@ -102,7 +103,7 @@ async def _signed_appends(ctx: BenchContext, ledger: Ledger, count: int) -> tupl
             ctx.progress(0.6 + 0.15 * done / count, f"appends: {done:,} committed")
 
     start, cpu = time.perf_counter(), time.process_time()
-    failed = await _windowed((ledger.submit_signed(r["body"], r["signature"]) for r in requests), progress)
+    failed = await _windowed((ledger.submit_signed(body, sig) for body, sig in requests), progress)
     return time.perf_counter() - start, time.process_time() - cpu, failed
 
 
