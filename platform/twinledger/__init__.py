@@ -41,6 +41,17 @@ from twinledger.errors import (
     TwinModelError,
     ValidationFailed,
 )
+from twinledger.ledger import (
+    Anchor,
+    ConsistencyProof,
+    InclusionProof,
+    Ledger,
+    LedgerEntry,
+    LedgerError,
+    LedgerRecord,
+    LedgerWriter,
+    SignedHead,
+)
 from twinledger.messages import MessageHub, PartnerMessage
 from twinledger.plugins.hookspecs import hookimpl
 from twinledger.policies import NotAllowed, Policy, PolicyEntry, PolicyStore, Principal, SubjectView
@@ -91,6 +102,7 @@ __all__ = [
     "AlertStateConflict",
     "AlertStore",
     "AllOf",
+    "Anchor",
     "AnyOf",
     "Between",
     "Call",
@@ -108,6 +120,7 @@ __all__ = [
     "CommandTimedOut",
     "Compare",
     "ConfigError",
+    "ConsistencyProof",
     "Contract",
     "ContractCall",
     "ContractError",
@@ -116,6 +129,12 @@ __all__ = [
     "DeviceSpec",
     "EmitMessage",
     "Exists",
+    "InclusionProof",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerRecord",
+    "LedgerWriter",
     "ManualClock",
     "MessageHub",
     "Not",
@@ -145,6 +164,7 @@ __all__ = [
     "Settings",
     "Severity",
     "Signal",
+    "SignedHead",
     "StorageError",
     "SubjectView",
     "Subscriber",

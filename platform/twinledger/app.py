@@ -28,6 +28,9 @@ from twinledger.devices.adapter import Adapter
 from twinledger.devices.registry import DeviceRegistry
 from twinledger.devices.snapshot import HealthSnapshotWriter, snapshot
 from twinledger.errors import ContractError, RuleError, TwinModelError
+from twinledger.ledger import Ledger
+from twinledger.ledger.anchoring import valid_anchors
+from twinledger.ledger.writers import writer_subscribers
 from twinledger.messages import MessageHub
 from twinledger.plugindata import PluginData
 from twinledger.plugins.manager import HookFailure, PluginManager
@@ -72,6 +75,7 @@ class Platform:
       FastAPI app), None when the platform runs without services
     - ``policies`` — Ditto policies: consent changes and enforcement (:class:`~twinledger.policies.PolicyStore`)
     - ``devices`` — registered devices and their health (:class:`~twinledger.devices.DeviceRegistry`)
+    - ``ledger`` — the verifiable ledger (:class:`~twinledger.ledger.Ledger`)
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class Platform:
         self._bus: EventBus | None = None
         self._policies: PolicyStore | None = None
         self.http: PartnerApi | None = None
+        self._ledger: Ledger | None = None
         self.services: list[tuple[str, Service]] = []
         self.adapters: list[tuple[str, Adapter]] = []
         self.devices = DeviceRegistry()
@@ -148,6 +153,12 @@ class Platform:
             raise RuntimeError("The platform is not started: `await platform.start()` first.")
         return self._policies
 
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("The platform is not started: `await platform.start()` first.")
+        return self._ledger
+
     def plugin_settings(self, plugin: str) -> dict[str, Any]:
         """The ``[plugin.<name>]`` table of the configuration (empty if absent)."""
         return self.settings.plugin_settings(plugin)
@@ -187,6 +198,8 @@ class Platform:
         self._bus = EventBus(self._registry, clock=self.clock)
         self._policies = PolicyStore(self.db, clock=self.clock)
         self._alerts = AlertStore(self.db, clock=self.clock, notify=self._on_alert if self.with_services else None)
+        self._ledger = Ledger(self.db, s.ledger, data_dir=s.data_dir, clock=self.clock)
+        await self._ledger.start()
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
         self.http = PartnerApi(self)  # before on_startup: plugins may extend http.app
@@ -217,6 +230,11 @@ class Platform:
         self._rules = RuleEngine(self, self.db)
         self._register_rules()
         await self._rules.start()
+        writers = self.plugins.collect("twinledger_register_ledger_writers", platform=self)
+        for plugin, writer_sub in writer_subscribers(self, writers, self.plugins.record_failure):
+            await self._bus.subscribe(writer_sub, plugin=plugin)
+        anchors = self.plugins.collect("twinledger_register_anchors", platform=self)
+        self._ledger.start_scheduler(valid_anchors(anchors, self.plugins.record_failure))
         await self._bus.start()
         for plugin, adapter in await self._start_services("twinledger_register_adapters"):
             self.adapters.append((plugin, adapter))
@@ -349,11 +367,13 @@ class Platform:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.plugin_data.stop()
         self.plugins.remove_failure_listener(self._on_hook_failure)
+        if self._ledger is not None:
+            await self._ledger.stop()
         if self._registry is not None:
             await self._registry.stop()
         if self.db is not None:
             await self.db.dispose()
-        self._registry = self._bus = self.db = None
+        self._registry = self._bus = self.db = self._ledger = None
         self._alerts = self._commands = self._rules = None
         self._policies = self.http = None
         self._lock.release()

@@ -40,6 +40,7 @@ from pydantic_settings import (
 
 from twinledger.api.settings import ApiSettings
 from twinledger.errors import ConfigError
+from twinledger.ledger.settings import LedgerSettings
 from twinledger.storage.database import default_database_url
 
 
@@ -151,6 +152,7 @@ class Settings(BaseSettings):
     coap: CoapSettings = CoapSettings()
     opcua: OpcUaSettings = OpcUaSettings()
     device_files: list[Path] = Field(default_factory=list, description="device definition files (TOML/YAML)")
+    ledger: LedgerSettings = LedgerSettings()
     twin_types: list[Path] = Field(default_factory=list, description="extra twin type files or folders")
     commands: CommandSettings = CommandSettings()
     rule_files: list[Path] = Field(default_factory=list, description="operators' rule files (YAML or TOML)")

@@ -87,7 +87,9 @@ async def test_unknown_paths_stay_404_and_the_pages_load_only_local_resources(
 async def test_the_push_websocket_accepts_the_page_origin_and_the_public_address_only(
     open_dashboards: OpenDashboards, tl_settings: Settings
 ) -> None:
-    public = tl_settings.model_copy(update={"http": HttpSettings(port=0, dashboards=False, public_url="https://plant.example:8443/ops")})
+    public = tl_settings.model_copy(
+        update={"http": HttpSettings(port=0, dashboards=False, public_url="https://plant.example:8443/ops")}
+    )
     served = await open_dashboards(settings=public)
     url = served.base_url.replace("http://", "ws://") + "/dash/_dash-ws-callback"
     for origin in (served.base_url, "https://plant.example:8443"):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import uvicorn
@@ -24,12 +24,14 @@ from twinledger.api.app import build_app, move_before_guards
 from twinledger.api.auth import Authenticator
 from twinledger.api.deps import current_principal
 from twinledger.api.feeds import Feed, RenderCache
+from twinledger.api.ledger_access import ledger_access
 from twinledger.api.routers import PublicRouter
 from twinledger.api.samples import SampleProjector
 from twinledger.api.tokens import TokenStore
 from twinledger.api.webhooks import WebhookService
 from twinledger.dashboards import Dashboards, attach_dashboards
 from twinledger.errors import ConfigError, PluginError
+from twinledger.ledger.routes import ledger_router
 
 if TYPE_CHECKING:
     from twinledger.app import Platform
@@ -57,6 +59,7 @@ class PartnerApi:
         self.auth = Authenticator(self.tokens, self.settings, platform.clock)
         self.access = Access(platform.registry, platform.policies)
         self.app = build_app(self)
+        self.include_router(ledger_router(lambda: platform.ledger), prefix="/api/ledger", access=ledger_access)
         self.closing = asyncio.Event()
         self.feeds: set[Feed] = set()  # open event streams (SSE, WebSocket), closed at stop
         self.render_cache = RenderCache()
@@ -68,11 +71,16 @@ class PartnerApi:
 
     # -- extension ----------------------------------------------------------------------------
 
-    def include_router(self, router: APIRouter, *, prefix: str = "", public: bool = False) -> None:
+    def include_router(
+        self, router: APIRouter, *, prefix: str = "", public: bool = False, access: Callable[..., Any] | None = None
+    ) -> None:
         """Mount a core router (the ledger's, for instance) behind authentication, ahead of the
-        404 guards. A :class:`PublicRouter` (or ``public=True``, for core routers only) needs no token."""
+        404 guards. A :class:`PublicRouter` (or ``public=True``, for core routers only) needs no token;
+        ``access`` is a further dependency that decides per route and principal."""
         before = list(self.app.router.routes)
         deps = [] if public or isinstance(router, PublicRouter) else [Depends(current_principal)]
+        if access is not None:
+            deps.append(Depends(access))
         self.app.include_router(router, prefix=prefix, dependencies=deps)
         added = [r for r in self.app.router.routes if r not in before]
         move_before_guards(self.app, added)

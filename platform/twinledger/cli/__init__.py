@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from twinledger.cli import adapters, alerts, bench, db, deadletters, new_plugin, plugins, serve, tokens, twin
+from twinledger.cli import (
+    adapters,
+    alerts,
+    bench,
+    db,
+    deadletters,
+    keys,
+    ledger,
+    new_plugin,
+    plugins,
+    serve,
+    tokens,
+    twin,
+)
 
 app = typer.Typer(
     name="twinledger",
@@ -24,6 +37,9 @@ app.add_typer(twin.app, name="twin")
 app.add_typer(db.app, name="db")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(ledger.app, name="ledger")
+app.add_typer(keys.app, name="keys")
+app.command("verify")(ledger.verify_cmd)
 
 
 @app.command("version")

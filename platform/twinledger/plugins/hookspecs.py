@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from twinledger.dashboards.page import DashPage
     from twinledger.devices.adapter import Adapter
     from twinledger.devices.definitions import DeviceSpec
+    from twinledger.ledger.anchoring import Anchor
+    from twinledger.ledger.writers import LedgerWriter
     from twinledger.rules.contracts import Contract
     from twinledger.rules.rule import Rule
     from twinledger.services import Service
@@ -436,4 +438,59 @@ def twinledger_register_routes(platform: Platform) -> list[APIRouter]:
                 return {"code": code}
 
             return [private, public]   # /api/plugins/agri/loans, /api/plugins/agri/trace/{code}
+    """
+
+
+# -- ledger -----------------------------------------------------------------------------------
+
+
+@hookspec
+def twinledger_register_ledger_writers(platform: Platform) -> list[LedgerWriter]:
+    """Ledger writers (see :class:`twinledger.LedgerWriter`): which committed twin events become
+    ledger entries, with which payload and signed by whom.
+
+    Called once at start, after ``register_subscribers`` and before the bus starts. Returns a list
+    of writers. Each runs behind a durable bus subscriber named ``ledger.writer.<name>`` (off the
+    ingest path): ``record(event)`` returns a :class:`twinledger.LedgerRecord` or None to skip the
+    event; the entry's ref is ``<name>:<event seq>``, so an event becomes at most one entry per
+    writer, even when it is delivered again after a restart. The signer must have a
+    platform-held key (``platform.ledger.create_key``); the default signer is the platform.
+    Writer names must be unique: prefix them with the plugin's name. If ``record`` raises (or
+    its record is refused), the event goes to the dead-letter store (source
+    ``ledger-writer:<name>``) with the reason and the writer carries on; if the hook raises,
+    the plugin's writers are missing and the error is logged with its name.
+
+    Example::
+
+        def harvest(event):
+            if event.path.startswith("/features/harvest/properties"):
+                return LedgerRecord("agri.harvest", {"twin": event.thing_id, "harvest": event.value})
+            return None
+
+        @hookimpl
+        def twinledger_register_ledger_writers(platform):
+            return [LedgerWriter("agri.harvests", harvest, filter=lambda e: e.namespace == "org.farm")]
+    """
+
+
+@hookspec
+def twinledger_register_anchors(platform: Platform) -> list[Anchor]:
+    """Anchors (see :class:`twinledger.Anchor`): external ledgers the signed tree heads are
+    published to, so that history cannot be rewritten unnoticed even by the operator.
+
+    Called once at start, after ``register_ledger_writers``. Returns a list of objects with a
+    ``name`` and an ``async publish(head)`` returning a JSON-able receipt (where the root was
+    recorded). The ledger publishes its newest signed tree head to each anchor at most every
+    ``[ledger] anchor_interval_s`` seconds; receipts are kept with the heads. A ``publish`` that
+    raises is logged with the plugin's name and tried again with the next head; a hook that
+    raises leaves the plugin's anchors out.
+
+    Example::
+
+        @hookimpl
+        def twinledger_register_anchors(platform):
+            conf = platform.plugin_settings("ledger-evm")
+            if not conf:
+                return []
+            return [EvmAnchor(conf["rpc_url"], conf["contract"], private_key=conf.get("private_key"))]
     """

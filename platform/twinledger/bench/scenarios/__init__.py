@@ -28,6 +28,7 @@ def _all() -> dict[str, Scenario]:
         ingest_mqtt,
         ingest_opcua,
         ingest_registry,
+        ledger,
         memory,
     )
 
@@ -37,6 +38,7 @@ def _all() -> dict[str, Scenario]:
         ingest_mqtt.SCENARIO,
         ingest_coap.SCENARIO,
         ingest_opcua.SCENARIO,
+        ledger.SCENARIO,
         api.SCENARIO,
         dashboards_live.SCENARIO,
         memory.SCENARIO,

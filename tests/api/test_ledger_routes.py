@@ -1,0 +1,50 @@
+"""The ledger's routes as the partner API serves them: structure for every partner, an entry's
+content for operators and for partners who may read the twin it records."""
+
+from __future__ import annotations
+
+import httpx
+
+from twinledger import Platform, Signal
+from twinledger.policies import PolicyEntry
+
+
+async def test_partners_see_the_log_structure_and_only_entries_of_twins_they_may_read(
+    platform: Platform, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    await platform.registry.apply(Signal("org.farm:pond-1", "/", {"attributes": {"farm": "north"}}, op="put"))
+    await platform.policies.ensure("org.farm:pond-1", owners=["partner:farmer"])
+    about_pond = await platform.ledger.append(
+        "aqua.incident", {"minutes": 42}, ref="incident-1", twin={"thingId": "org.farm:pond-1", "revision": 1}
+    )
+    about_nothing = await platform.ledger.append("platform.note", {"text": "maintenance"}, ref="note-1")
+    await platform.ledger.sign_head()
+    admin, farmer, bank = clients["admin"], clients["farmer"], clients["bank"]
+
+    assert (await clients["anonymous"].get("/api/ledger/tree-head")).status_code == 401
+    head = (await bank.get("/api/ledger/tree-head")).json()
+    assert head["treeSize"] == platform.ledger.size  # with the entry registering the platform key
+    assert (await bank.get("/api/ledger/keys")).status_code == 200
+    proof = await bank.get("/api/ledger/proofs/inclusion", params={"index": about_pond.index})
+    assert proof.status_code == 200  # hashes only
+
+    # content: the owner of the pond reads its entry, the bank not until the farmer grants READ
+    assert (await farmer.get(f"/api/ledger/entries/{about_pond.index}")).json()["body"]["payload"] == {"minutes": 42}
+    denied = await bank.get(f"/api/ledger/receipts/{about_pond.index}")
+    assert denied.status_code == 403 and denied.json()["error"] == "ledger:access.denied"
+    await platform.policies.set_entry(
+        "org.farm:pond-1", "bank", PolicyEntry.of(["partner:bank"], {"thing:/attributes": ["READ"]})
+    )
+    receipt = await bank.get(f"/api/ledger/receipts/{about_pond.index}")
+    assert receipt.status_code == 200
+
+    # entries about no twin, bulk reads and signing on demand are the operators'
+    assert (await farmer.get(f"/api/ledger/entries/{about_nothing.index}")).status_code == 403
+    for method, path in (
+        ("GET", "/api/ledger/entries"),
+        ("GET", "/api/ledger/export"),
+        ("POST", "/api/ledger/tree-head"),
+    ):
+        assert (await bank.request(method, path)).status_code == 403, path
+        assert (await admin.request(method, path)).status_code in (200, 201), path
+    assert (await bank.get("/api/ledger/entries/999")).status_code == 404
