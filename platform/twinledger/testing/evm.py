@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
@@ -47,7 +47,8 @@ class DevChain:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = HTTPServer((host, port), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)  # a stalled client never blocks the others
+        self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property

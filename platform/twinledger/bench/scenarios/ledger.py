@@ -49,9 +49,13 @@ async def _windowed(futures: Iterator[asyncio.Future[LedgerEntry]], on_chunk: Ca
         if chunk:
             in_flight.append(chunk)
         if len(in_flight) > WINDOW // CHUNK or (not chunk and in_flight):
-            results = await asyncio.gather(*in_flight.popleft(), return_exceptions=True)
-            failed += sum(isinstance(r, BaseException) for r in results)
-            done += len(results)
+            oldest = in_flight.popleft()
+            for fut in oldest:  # awaited one by one: a gather's futures would live on in a reference cycle
+                try:
+                    await fut
+                except Exception:
+                    failed += 1
+            done += len(oldest)
             on_chunk(done)
         if not chunk and not in_flight:
             return failed

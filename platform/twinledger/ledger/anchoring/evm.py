@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import ClientTimeout
 from eth_account import Account
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
@@ -36,7 +37,7 @@ class AnchorError(LedgerError):
 
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
-    return AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    return AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": ClientTimeout(total=timeout)}))
 
 
 async def disconnect(w3: Web3) -> None:
