@@ -83,6 +83,9 @@ class DashPage:
     - ``description``: one line under the heading.
     - ``nav``: False for pages reached only through links (a detail page).
     - ``order``: position within the plugin's group in the navigation (then by title).
+    - ``partners``: False (the default) keeps the page to operators (admin logins); True opens it
+      to every logged-in user, and the page must then show only what
+      ``platform.policies.visible(twin, current_principal())`` lets the user read.
 
     Example::
 
@@ -96,6 +99,7 @@ class DashPage:
     description: str = ""
     nav: bool = True
     order: int = 100
+    partners: bool = False
 
     def check(self) -> None:
         """Raise ``ValueError`` saying what is wrong with this page's declaration."""
