@@ -26,7 +26,7 @@ async def test_hook_twinledger_register_dash_pages(open_dashboards: OpenDashboar
     # each plugin's pages below its own name, grouped after the core's, in their declared order
     groups = {plugin: [m.route for m in pages] for plugin, _, pages, _ in site.groups()}
     assert list(groups) == ["twinledger", "clash", "farm", "leaky"]
-    assert groups["twinledger"] == ["/", "/events"]  # the twin page is reached through links only
+    assert groups["twinledger"] == ["/", "/events", "/alerts", "/ledger", "/health"]  # the twin page: through links
     assert groups["farm"] == ["/farm", "/farm/report"]
     assert groups["clash"] == ["/clash/fine"]
     assert groups["leaky"] == []

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from dash import Dash, no_update, set_props
+from dash import ClientsideFunction, Dash, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from twinledger.dashboards.components import PAGE_ERROR_BODY, PAGE_ERROR_ID, error_panel
-from twinledger.dashboards.page import PageCallback
+from twinledger.dashboards.page import ClientCallback, PageCallback
 from twinledger.dashboards.sessions import Sessions, current_session
 from twinledger.dashboards.site import CORE
 
@@ -86,7 +86,7 @@ def show_callback_error(plugin: str, callback: str, exc: BaseException) -> None:
 
 def register(
     dash_app: Dash,
-    cb: PageCallback,
+    cb: PageCallback | ClientCallback,
     *,
     plugin: str,
     route: str,
@@ -101,6 +101,12 @@ def register(
     elif outputs:
         spec.append(outputs)
     spec += [*cb.inputs, *cb.state]
+    if isinstance(cb, ClientCallback):  # runs in the browser: nothing of the server's to guard
+        function = ClientsideFunction(cb.namespace, cb.function_name)
+        dash_app.clientside_callback(  # type: ignore[no-untyped-call]
+            function, *spec, prevent_initial_call=cb.prevent_initial_call
+        )
+        return
     wrapper = guarded(
         cb.function, plugin=plugin, route=route, n_outputs=len(outputs), partners=partners, sessions=sessions
     )

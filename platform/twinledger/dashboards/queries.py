@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Select, func, select
 
+from twinledger.ledger.model import LedgerEntry
+from twinledger.ledger.tables import ledger_entries
 from twinledger.registry.twin import Twin
 from twinledger.storage.database import Database
 from twinledger.storage.tables import twins
@@ -76,3 +78,13 @@ async def definitions(db: Database, readable: Select[Any] | None = None) -> list
     )
     async with db.connect() as conn:
         return [r[0] for r in await conn.execute(q)]
+
+
+async def newest_entries(db: Database, *, thing_id: str | None = None, limit: int = 50) -> list[LedgerEntry]:
+    """The newest ledger entries (of one twin), newest first."""
+    q = select(ledger_entries.c.idx, ledger_entries.c.body, ledger_entries.c.signature)
+    if thing_id is not None:
+        q = q.where(ledger_entries.c.thing_id == thing_id)
+    q = q.order_by(ledger_entries.c.idx.desc()).limit(limit)
+    async with db.connect() as conn:
+        return [LedgerEntry(int(r.idx), bytes(r.body), bytes(r.signature)) for r in await conn.execute(q)]

@@ -122,7 +122,10 @@ class Viewer:
     async def entry(self, entry: LedgerEntry) -> bool:
         if self.admin:
             return True
-        twin = entry.twin or {}
+        try:
+            twin = entry.twin or {}
+        except ValueError:  # a body damaged in the database: for operators to look at
+            return False
         thing_id = twin.get("thingId")
         if not isinstance(thing_id, str):
             return False
