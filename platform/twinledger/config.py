@@ -49,6 +49,7 @@ class HttpSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None  # how partners reach the API, when behind a proxy
     dashboards: bool = Field(True, description="serve the operator dashboards at /dash/")
+    session_hours: float = Field(12.0, gt=0, description="how long a dashboards login lasts at most")
 
 
 class IngestSettings(BaseModel):

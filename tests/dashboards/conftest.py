@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from playwright.async_api import Page
 
 from twinledger import Platform, Signal
 from twinledger.config import Settings, load_settings
@@ -107,9 +109,26 @@ class Served:
     platform: Platform
     dashboards: Dashboards
     base_url: str
+    token: str  # an operator's (admin) API token
 
     def url(self, route: str = "/") -> str:
         return self.base_url + "/dash" + route if route != "/" else self.base_url + "/dash/"
+
+    async def login(self, page: Page, token: str | None = None, *, name: str = "Test Operator") -> None:
+        """Log the browser in through the login page (with the operator token unless told)."""
+        await page.goto(self.url("/login"))
+        await page.fill("#tl-login-token", token or self.token)
+        await page.fill("#tl-login-name", name)
+        await page.click("#tl-login-submit")
+        await page.wait_for_selector("#tl-user")
+
+    @contextlib.asynccontextmanager
+    async def client(self, token: str | None = None, *, name: str = "") -> AsyncIterator[httpx.AsyncClient]:
+        """An HTTP client holding a dashboards session."""
+        async with httpx.AsyncClient(base_url=self.base_url, headers={"Origin": self.base_url}) as http:
+            response = await http.post("/dash/login", data={"token": token or self.token, "name": name})
+            assert response.status_code == 303, response.text
+            yield http
 
 
 OpenDashboards = Callable[..., Awaitable[Served]]
@@ -131,7 +150,9 @@ async def open_dashboards(
         dashboards = attach_dashboards(platform, app)
         await dashboards.start()
         started.append(dashboards)
-        return Served(platform, dashboards, await serve_http(app))
+        assert platform.http is not None
+        token, _ = await platform.http.tokens.create("operator:test", admin=True)
+        return Served(platform, dashboards, await serve_http(app), token)
 
     yield _open
     for dashboards in started:

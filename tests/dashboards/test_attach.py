@@ -16,6 +16,7 @@ from tests.dashboards.conftest import OpenDashboards
 from tests.dashboards.plugins import BrokenHookPlugin, ClashingPlugin, FarmPlugin
 from twinledger.config import HttpSettings, Settings
 from twinledger.dashboards.attach import HOOK
+from twinledger.dashboards.sessions import COOKIE
 
 
 async def test_hook_twinledger_register_dash_pages(open_dashboards: OpenDashboards) -> None:
@@ -25,7 +26,7 @@ async def test_hook_twinledger_register_dash_pages(open_dashboards: OpenDashboar
     # each plugin's pages below its own name, grouped after the core's, in their declared order
     groups = {plugin: [m.route for m in pages] for plugin, _, pages, _ in site.groups()}
     assert list(groups) == ["twinledger", "clash", "farm", "leaky"]
-    assert groups["twinledger"] == ["/", "/events"]  # the twin page is reached through links only
+    assert groups["twinledger"] == ["/", "/events", "/alerts", "/ledger", "/health"]  # the twin page: through links
     assert groups["farm"] == ["/farm", "/farm/report"]
     assert groups["clash"] == ["/clash/fine"]
     assert groups["leaky"] == []
@@ -57,7 +58,7 @@ async def test_unknown_paths_stay_404_and_the_pages_load_only_local_resources(
     async def late() -> dict[str, bool]:
         return {"late": True}
 
-    async with httpx.AsyncClient(base_url=served.base_url) as http:
+    async with served.client() as http:
         assert (await http.get("/api/2/things/org.farm:pond-1")).json() == {"thingId": "org.farm:pond-1"}
         for path in ("/api/2/nope", "/api/2/things", "/ws/2", "/ws/anything/else", "/", "/favicon.ico"):
             response = await http.get(path)
@@ -92,10 +93,12 @@ async def test_the_push_websocket_accepts_the_page_origin_and_the_public_address
     )
     served = await open_dashboards(settings=public)
     url = served.base_url.replace("http://", "ws://") + "/dash/_dash-ws-callback"
+    async with served.client() as http:
+        cookie = {"Cookie": f"{COOKIE}={http.cookies[COOKIE]}"}
     for origin in (served.base_url, "https://plant.example:8443"):
-        async with websockets.connect(url, origin=Origin(origin)) as ws:
+        async with websockets.connect(url, origin=Origin(origin), additional_headers=cookie) as ws:
             await ws.send('{"type": "heartbeat"}')
             assert orjson.loads(await ws.recv()) == {"type": "heartbeat_ack"}
     with pytest.raises(websockets.InvalidStatus) as refused:  # Dash closes it before accepting
-        await websockets.connect(url, origin=Origin("https://elsewhere.example"))
+        await websockets.connect(url, origin=Origin("https://elsewhere.example"), additional_headers=cookie)
     assert refused.value.response.status_code == 403

@@ -13,6 +13,7 @@ revocation (from another process, the CLI) therefore takes effect within that ti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -101,6 +102,51 @@ class Authenticator:
         if isinstance(groups, list):
             subjects |= {f"{s.jwt_subject_prefix}-group:{g}" for g in groups if isinstance(g, str) and g}
         return Principal(frozenset(subjects), admin=not subjects.isdisjoint(s.admin_subjects))
+
+
+# -- logins (the dashboards exchange a token for a session) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What a token proved, kept by a session instead of the token itself: the principal, the API
+    token's public id (to notice its revocation) or the JWT's expiry."""
+
+    principal: Principal
+    token_id: str | None = None
+    expires_at: float | None = None
+
+
+async def login(auth: Authenticator, token: str) -> Login:
+    """Check ``token`` as the API would (:class:`NotAuthenticated` if it is not valid) and say what
+    a session needs to follow it."""
+    token = token.strip()
+    if not token:
+        raise NotAuthenticated("Paste an API token (twinledger tokens create) or a JWT.")
+    principal = await auth.principal_for(token)
+    if token.startswith(PREFIX):
+        return Login(principal, token_id=token.split("_", 2)[1])
+    exp = jwt.decode(token, options={"verify_signature": False}).get("exp")  # verified just above
+    return Login(principal, expires_at=float(exp) if isinstance(exp, int | float) else None)
+
+
+async def still_valid(auth: Authenticator, login: Login) -> bool:
+    """Whether the token behind ``login`` still holds: not revoked (checked at most every
+    ``api.token_cache_seconds``) and not expired."""
+    now = auth.clock.now()
+    if login.expires_at is not None and now >= login.expires_at:
+        return False
+    if login.token_id is None:
+        return True
+    key = f"id:{login.token_id}"
+    cached = auth._cache.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0] is not None
+    live = await auth.tokens.is_live(login.token_id)
+    if len(auth._cache) >= _CACHE_LIMIT:
+        auth._cache.clear()
+    auth._cache[key] = (login.principal if live else None, now + auth.settings.token_cache_seconds)
+    return live
 
 
 def _read_key(path: Path | None) -> str | None:

@@ -80,6 +80,13 @@ class TokenStore:
             ).first()
         return _info(row) if row else None
 
+    async def is_live(self, token_id: str) -> bool:
+        """Whether the token with this public id exists and is not revoked (sessions built on a
+        token end when it is revoked)."""
+        q = select(api_tokens.c.token_id).where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_us.is_(None))
+        async with self.db.connect() as conn:
+            return (await conn.execute(q)).first() is not None
+
     async def revoke(self, token_id: str) -> bool:
         """Revoke by public id (or by the whole token); False if there was no such live token."""
         if token_id.startswith(PREFIX) and token_id.count("_") >= 2:

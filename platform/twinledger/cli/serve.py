@@ -34,8 +34,9 @@ async def serve(settings: Settings, *, simulators: bool, duration: float | None,
             _print_banner(platform)
         if simulators and platform.http is not None:  # the demo: an operator token to try the API with
             token = await platform.http.demo_operator_token()
+            login = "  dashboards     : log in with the operator token\n" if platform.http.dashboards else ""
             typer.echo(
-                f"  operator token : {token}\n  try            : curl -H 'Authorization: Bearer {token}' "
+                f"  operator token : {token}\n{login}  try            : curl -H 'Authorization: Bearer {token}' "
                 f"'{platform.http.url}/api/2/search/things?option=size(5)'\n"
             )
         started, last_seq = time.monotonic(), platform.registry.last_seq

@@ -21,12 +21,17 @@ import structlog
 from dash import Dash
 from fastapi import FastAPI
 
+from twinledger.alerts import AlertChange, AlertStore
+from twinledger.api.auth import Authenticator
+from twinledger.api.tokens import TokenStore
 from twinledger.dashboards import guard, shell
 from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.feed import LiveFeed
+from twinledger.dashboards.gate import SessionGate
 from twinledger.dashboards.page import DashPage
 from twinledger.dashboards.pages import core_pages
 from twinledger.dashboards.server import build_dash
+from twinledger.dashboards.sessions import Sessions, session_key
 from twinledger.dashboards.site import CORE, OutputKey, Site
 from twinledger.dashboards.units import Units
 
@@ -44,20 +49,32 @@ class Dashboards:
 
     name = "dashboards"
 
-    def __init__(self, platform: Platform, dash_app: Dash, site: Site, feed: LiveFeed, prefix: str) -> None:
+    def __init__(
+        self, platform: Platform, dash_app: Dash, site: Site, feed: LiveFeed, prefix: str, sessions: Sessions
+    ) -> None:
         self.platform = platform
         self.dash_app = dash_app
         self.site = site
         self.feed = feed
         self.prefix = prefix
+        self.sessions = sessions
+        self._alerts: AlertStore | None = None
 
     async def start(self) -> None:
-        """Follow the platform's events (the platform must be started)."""
+        """Follow the platform's events and alerts (the platform must be started)."""
         await self.feed.start(self.platform.registry, self.platform.bus)
+        self._alerts = self.platform.alerts
+        self._alerts.add_listener(self._on_alert)
 
     async def stop(self) -> None:
-        """Leave the event bus and end the browsers' live loops."""
+        """Leave the event bus and the alerts, and end the browsers' live loops."""
+        if self._alerts is not None:
+            self._alerts.remove_listener(self._on_alert)
+            self._alerts = None
         await self.feed.stop()
+
+    def _on_alert(self, change: AlertChange) -> None:
+        self.feed.on_alert(change.alert.thing_id)
 
     def url(self, base_url: str) -> str:
         """The dashboards' address on a server reached at ``base_url`` (``http://host:8080``)."""
@@ -77,19 +94,40 @@ def attach_dashboards(platform: Platform, app: FastAPI, *, prefix: str = DEFAULT
     ``prefix`` are left alone: an unknown ``/api/...`` or ``/ws/...`` path stays a 404.
     """
     feed = LiveFeed()
-    public = platform.settings.http.public_url
+    http = platform.settings.http
+    public = http.public_url
     dash_app = build_dash(app, prefix=prefix, allowed_origins=[_origin(public)] if public else None)
-    pc = PageContext(platform, feed, Units(platform.catalog), relative=lambda route: _relative(dash_app, route))
+    sessions = _sessions(platform, secure=bool(public and public.startswith("https:")))
+    sessions.listeners.append(lambda _session: feed.poke())  # live pages of a logged-out session stop
+    app.add_middleware(
+        SessionGate,
+        sessions=sessions,
+        prefix=prefix,
+        public_origin=_origin(public) if public else None,
+    )
+    pc = PageContext(
+        platform, feed, Units(platform.catalog), relative=lambda route: _relative(dash_app, route), sessions=sessions
+    )
     site = Site()
     site.claim_outputs("the dashboards' frame", shell.OUTPUTS)
     for page in core_pages(pc):
-        _mount(dash_app, site, CORE, page)
-    _mount_plugin_pages(platform, dash_app, site)
+        _mount(dash_app, site, CORE, page, sessions=sessions)
+    _mount_plugin_pages(platform, dash_app, site, sessions)
     dash_app.layout = lambda: shell.layout(pc)
     shell.register(dash_app, site, pc)
-    dashboards = Dashboards(platform, dash_app, site, feed, prefix)
+    dashboards = Dashboards(platform, dash_app, site, feed, prefix, sessions)
     log.info("dashboards_attached", prefix=prefix, pages=dashboards.routes(), problems=len(site.problems))
     return dashboards
+
+
+def _sessions(platform: Platform, *, secure: bool) -> Sessions:
+    """Sessions checked against the partner API's tokens and JWT settings (its authenticator when
+    it runs, so a revocation is seen by both at once)."""
+    s = platform.settings
+    api = platform.http
+    auth = api.auth if api is not None else Authenticator(TokenStore(platform.registry.db), s.api, platform.clock)
+    lifetime = s.http.session_hours * 3600
+    return Sessions(auth, session_key(s.data_dir), clock=platform.clock, lifetime=lifetime, secure=secure)
 
 
 def _output_keys(page: DashPage) -> list[OutputKey]:
@@ -113,22 +151,24 @@ def _relative(dash_app: Dash, route: str) -> str:
     return str(dash_app.get_relative_path(route))  # type: ignore[no-untyped-call]
 
 
-def _mount_plugin_pages(platform: Platform, dash_app: Dash, site: Site) -> None:
+def _mount_plugin_pages(platform: Platform, dash_app: Dash, site: Site, sessions: Sessions) -> None:
     failures = len(platform.plugins.failures)
     pages = platform.plugins.collect(HOOK, platform=platform)
     for failure in platform.plugins.failures[failures:]:  # the hook raised or returned no list
         if failure.hook == HOOK:
             site.refuse(failure.plugin, f"its pages could not be loaded: {failure.error}")
     for plugin, page in pages:
-        _mount(dash_app, site, plugin, page, platform=platform)
+        _mount(dash_app, site, plugin, page, platform=platform, sessions=sessions)
 
 
-def _mount(dash_app: Dash, site: Site, plugin: str, page: object, *, platform: Platform | None = None) -> None:
+def _mount(
+    dash_app: Dash, site: Site, plugin: str, page: object, *, sessions: Sessions, platform: Platform | None = None
+) -> None:
     """Mount a page and register its callbacks; a page that cannot be is left out with the reason."""
     mounted = site.add(plugin, page)
     if mounted is not None:
         try:
-            _register_callbacks(dash_app, site, plugin, mounted.page, mounted.route)
+            _register_callbacks(dash_app, site, plugin, mounted.page, mounted.route, sessions)
         except Exception as exc:  # a taken output, a malformed dependency, a callback Dash refused
             site.remove(mounted.route)
             mounted = site.refuse(plugin, f"page {mounted.page.title!r} left out: {exc}")
@@ -141,10 +181,12 @@ def _mount(dash_app: Dash, site: Site, plugin: str, page: object, *, platform: P
             raise RuntimeError(f"a core dashboard page was refused: {problem.message}")
 
 
-def _register_callbacks(dash_app: Dash, site: Site, plugin: str, page: DashPage, route: str) -> None:
+def _register_callbacks(
+    dash_app: Dash, site: Site, plugin: str, page: DashPage, route: str, sessions: Sessions
+) -> None:
     owner = f"the page {page.title!r} of " + ("the core" if plugin == CORE else f"plugin {plugin!r}")
     conflict = site.claim_outputs(owner, _output_keys(page))
     if conflict is not None:
         raise ValueError(conflict)
     for cb in page.callbacks:
-        guard.register(dash_app, cb, plugin=plugin, route=route)
+        guard.register(dash_app, cb, plugin=plugin, route=route, partners=page.partners, sessions=sessions)

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from twinledger.dashboards.feed import LiveFeed
+from twinledger.dashboards.sessions import Sessions, current_principal
 from twinledger.dashboards.units import Units
+from twinledger.dashboards.visibility import Viewer
 
 if TYPE_CHECKING:
     from twinledger.app import Platform
@@ -20,6 +22,11 @@ class PageContext:
     feed: LiveFeed
     units: Units
     relative: Callable[[str], str]  # a route ("/events") to its URL path ("/dash/events")
+    sessions: Sessions
+
+    def viewer(self) -> Viewer:
+        """What the logged-in user of the request being served may see."""
+        return Viewer(self.platform, current_principal())
 
     def href(self, route: str, **query: str) -> str:
         url = self.relative(route)

@@ -38,6 +38,8 @@ class LiveFeed:
         self._events: deque[TwinEvent] = deque(maxlen=keep)
         self._tick = asyncio.Event()
         self.seq = 0  # the newest event seen
+        self.alerts_seq = 0  # alert changes seen (raised, acknowledged, cleared...)
+        self.alert_things: deque[tuple[int, str | None]] = deque(maxlen=max_changed)  # (alerts_seq, thing)
         self.received = 0  # events received since start
         self.started_at = time.time()  # by the platform's clock once started
         self.running = False  # following the bus (between start and stop)
@@ -78,6 +80,22 @@ class LiveFeed:
             self.seq = last
             self._wake()
 
+    def on_alert(self, thing_id: str | None) -> None:
+        """An alert changed (an ``AlertStore`` listener): alert pages follow at the next push."""
+        self.alerts_seq += 1
+        self.alert_things.append((self.alerts_seq, thing_id))
+        self._wake()
+
+    def alerts_changed_after(self, alerts_seq: int) -> tuple[list[str | None], bool]:
+        """Twins (None: no twin) whose alerts changed after ``alerts_seq``; False if incomplete."""
+        things = [t for seq, t in self.alert_things if seq > alerts_seq]
+        oldest = self.alert_things[0][0] if self.alert_things else self.alerts_seq + 1
+        return list(dict.fromkeys(things)), oldest <= alerts_seq + 1 or alerts_seq >= self.alerts_seq
+
+    def poke(self) -> None:
+        """Wake the waiting browser connections without a change (a session ended: they check)."""
+        self._wake()
+
     def _wake(self) -> None:
         tick, self._tick = self._tick, asyncio.Event()
         tick.set()
@@ -90,7 +108,8 @@ class LiveFeed:
     # -- reading ----------------------------------------------------------------------------
 
     async def wait_after(self, seq: int, within: float) -> int:
-        """The newest seq once it is beyond ``seq``, or after ``within`` seconds, or at close."""
+        """The newest seq once it is beyond ``seq``, or after ``within`` seconds, at close, or when
+        woken otherwise (an alert changed, a session ended): callers compare what they saw."""
         if self.seq > seq or not self.running:
             return self.seq
         tick = self._tick

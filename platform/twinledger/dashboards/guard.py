@@ -2,7 +2,9 @@
 
 Every page callback (the core's and the plugins') runs inside :func:`guarded`: a callback that
 raises leaves its outputs as they were, shows an error panel at the top of its page naming the
-plugin, the callback and the cause, and is logged with the traceback. Plain functions run in a
+plugin, the callback and the cause, and is logged with the traceback. It runs only for an open
+session, and, unless its page is for partners (``DashPage.partners``), for operators only: a
+callback is reachable over the websocket whatever the navigation shows. Plain functions run in a
 worker thread, ``async def`` ones on the event loop, so neither blocks the platform.
 """
 
@@ -16,23 +18,40 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from dash import Dash, no_update, set_props
+from dash import ClientsideFunction, Dash, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from twinledger.dashboards.components import PAGE_ERROR_BODY, PAGE_ERROR_ID, error_panel
-from twinledger.dashboards.page import PageCallback
+from twinledger.dashboards.page import ClientCallback, PageCallback
+from twinledger.dashboards.sessions import Sessions, current_session
 from twinledger.dashboards.site import CORE
 
 log = structlog.get_logger("twinledger.dashboards")
 
 
-def guarded(function: Callable[..., Any], *, plugin: str, route: str, n_outputs: int) -> Callable[..., Awaitable[Any]]:
+def guarded(
+    function: Callable[..., Any],
+    *,
+    plugin: str,
+    route: str,
+    n_outputs: int,
+    partners: bool = True,
+    sessions: Sessions | None = None,
+) -> Callable[..., Awaitable[Any]]:
+    """``function`` made safe to run for its page: errors become the page's error panel, and it
+    runs only for a session that is still open (and for operators, unless the page is for partners)."""
     name = getattr(function, "__qualname__", None) or repr(function)
     is_async = inspect.iscoroutinefunction(function)
     unchanged: Any = None if n_outputs == 0 else no_update if n_outputs == 1 else [no_update] * n_outputs
 
     @functools.wraps(function)
     async def run(*args: Any) -> Any:
+        session = current_session()
+        if sessions is not None and not await sessions.valid(session):
+            raise PreventUpdate  # the live push sends the tab to the login page
+        if not (partners or session.admin):
+            log.warning("dashboard_callback_refused", plugin=plugin, page=route, callback=name, who=session.subject)
+            raise PreventUpdate
         try:
             if is_async:
                 return await function(*args)
@@ -65,7 +84,15 @@ def show_callback_error(plugin: str, callback: str, exc: BaseException) -> None:
     set_props(PAGE_ERROR_ID, {"hidden": False})
 
 
-def register(dash_app: Dash, cb: PageCallback, *, plugin: str, route: str) -> None:
+def register(
+    dash_app: Dash,
+    cb: PageCallback | ClientCallback,
+    *,
+    plugin: str,
+    route: str,
+    partners: bool = True,
+    sessions: Sessions | None = None,
+) -> None:
     """Register one page callback on the app; raises if Dash refuses it (e.g. a duplicate output)."""
     outputs = list(cb.outputs)
     spec: list[Any] = []
@@ -74,5 +101,13 @@ def register(dash_app: Dash, cb: PageCallback, *, plugin: str, route: str) -> No
     elif outputs:
         spec.append(outputs)
     spec += [*cb.inputs, *cb.state]
-    wrapper = guarded(cb.function, plugin=plugin, route=route, n_outputs=len(outputs))
+    if isinstance(cb, ClientCallback):  # runs in the browser: nothing of the server's to guard
+        function = ClientsideFunction(cb.namespace, cb.function_name)
+        dash_app.clientside_callback(  # type: ignore[no-untyped-call]
+            function, *spec, prevent_initial_call=cb.prevent_initial_call
+        )
+        return
+    wrapper = guarded(
+        cb.function, plugin=plugin, route=route, n_outputs=len(outputs), partners=partners, sessions=sessions
+    )
     dash_app.callback(*spec, prevent_initial_call=cb.prevent_initial_call)(wrapper)

@@ -68,6 +68,20 @@ class PageCallback:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientCallback:
+    """A callback that runs in the browser: ``window.dash_clientside[namespace][function_name]``,
+    from a script in the dashboards' assets (the core's pages use it, e.g. to verify ledger
+    receipts with WebCrypto). It may return a Promise."""
+
+    namespace: str
+    function_name: str
+    outputs: Sequence[Any]
+    inputs: Sequence[Any]
+    state: Sequence[Any] = ()
+    prevent_initial_call: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DashPage:
     """A page of the operator dashboards.
 
@@ -83,6 +97,9 @@ class DashPage:
     - ``description``: one line under the heading.
     - ``nav``: False for pages reached only through links (a detail page).
     - ``order``: position within the plugin's group in the navigation (then by title).
+    - ``partners``: False (the default) keeps the page to operators (admin logins); True opens it
+      to every logged-in user, and the page must then show only what
+      ``platform.policies.visible(twin, current_principal())`` lets the user read.
 
     Example::
 
@@ -92,10 +109,11 @@ class DashPage:
     path: str
     title: str
     layout: Any
-    callbacks: Sequence[PageCallback] = ()
+    callbacks: Sequence[PageCallback | ClientCallback] = ()
     description: str = ""
     nav: bool = True
     order: int = 100
+    partners: bool = False
 
     def check(self) -> None:
         """Raise ``ValueError`` saying what is wrong with this page's declaration."""
@@ -109,6 +127,8 @@ class DashPage:
         if self.layout is None:
             raise ValueError(f"page {self.path!r} has no layout")
         for cb in self.callbacks:
+            if isinstance(cb, ClientCallback):
+                continue
             if not isinstance(cb, PageCallback):
                 raise ValueError(f"page {self.path!r}: callbacks must be PageCallback objects, not {type(cb).__name__}")
             if not callable(cb.function):

@@ -8,10 +8,13 @@ registry's in-memory twins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
+from twinledger.ledger.model import LedgerEntry
+from twinledger.ledger.tables import ledger_entries
 from twinledger.registry.twin import Twin
 from twinledger.storage.database import Database
 from twinledger.storage.tables import twins
@@ -23,8 +26,11 @@ class TwinFilter:
     id_contains: str | None = None
     definition: str | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, readable: Select[Any] | None = None) -> list[ColumnElement[bool]]:
+        """``readable``: the policy ids a non-admin may read under (``policies.readable_policy_ids``)."""
         where: list[ColumnElement[bool]] = [twins.c.deleted.is_(False)]
+        if readable is not None:
+            where.append(twins.c.policy_id.in_(readable))
         if self.namespace:
             where.append(twins.c.namespace == self.namespace)
         if self.id_contains:
@@ -42,9 +48,12 @@ class TwinFilter:
         return not (self.definition and twin.definition != self.definition)
 
 
-async def search_twins(db: Database, flt: TwinFilter, *, limit: int = 200) -> tuple[list[Twin], int]:
-    """Up to ``limit`` matching twins ordered by id, and how many match in all."""
-    where = flt.conditions()
+async def search_twins(
+    db: Database, flt: TwinFilter, *, limit: int = 200, readable: Select[Any] | None = None
+) -> tuple[list[Twin], int]:
+    """Up to ``limit`` matching twins ordered by id, and how many match in all (among those
+    under the ``readable`` policies, when given)."""
+    where = flt.conditions(readable)
     rows_q = select(twins).where(*where).order_by(twins.c.thing_id).limit(limit)
     count_q = select(func.count()).select_from(twins).where(*where)
     async with db.connect() as conn:
@@ -54,18 +63,28 @@ async def search_twins(db: Database, flt: TwinFilter, *, limit: int = 200) -> tu
     return found, total
 
 
-async def namespaces(db: Database) -> list[str]:
-    q = select(twins.c.namespace).where(twins.c.deleted.is_(False)).distinct().order_by(twins.c.namespace)
+async def namespaces(db: Database, readable: Select[Any] | None = None) -> list[str]:
+    q = select(twins.c.namespace).where(*TwinFilter().conditions(readable)).distinct().order_by(twins.c.namespace)
     async with db.connect() as conn:
         return [r[0] for r in await conn.execute(q)]
 
 
-async def definitions(db: Database) -> list[str]:
+async def definitions(db: Database, readable: Select[Any] | None = None) -> list[str]:
     q = (
         select(twins.c.definition)
-        .where(twins.c.deleted.is_(False), twins.c.definition.is_not(None))
+        .where(*TwinFilter().conditions(readable), twins.c.definition.is_not(None))
         .distinct()
         .order_by(twins.c.definition)
     )
     async with db.connect() as conn:
         return [r[0] for r in await conn.execute(q)]
+
+
+async def newest_entries(db: Database, *, thing_id: str | None = None, limit: int = 50) -> list[LedgerEntry]:
+    """The newest ledger entries (of one twin), newest first."""
+    q = select(ledger_entries.c.idx, ledger_entries.c.body, ledger_entries.c.signature)
+    if thing_id is not None:
+        q = q.where(ledger_entries.c.thing_id == thing_id)
+    q = q.order_by(ledger_entries.c.idx.desc()).limit(limit)
+    async with db.connect() as conn:
+        return [LedgerEntry(int(r.idx), bytes(r.body), bytes(r.signature)) for r in await conn.execute(q)]

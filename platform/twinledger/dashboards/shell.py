@@ -26,21 +26,27 @@ from twinledger.dashboards.components import (
 )
 from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.page import LIVE_STORE_ID
+from twinledger.dashboards.sessions import Session, current_session
 from twinledger.dashboards.site import CORE, MountedPage, Site
 
 log = structlog.get_logger("twinledger.dashboards")
 
 URL, NAV, PAGE, STATUS, TITLE = "tl-url", "tl-nav", "tl-page", "tl-live-status", "tl-doc-title"
+USER, LOGOUT = "tl-user", "tl-logout"
 OUTPUTS = [(PAGE, "children"), (NAV, "children"), (PAGE_ERROR_ID, "hidden")]  # written by the frame
 PUSH_INTERVAL = 0.25  # seconds between two pushes to one tab: bursts of changes coalesce
 WAIT = 30.0  # how long one wait on the feed lasts before the loop checks the connection again
 
 
 def layout(pc: PageContext) -> html.Div:
+    session = current_session()
     return html.Div(
         [
             dcc.Location(id=URL),
-            dcc.Store(id=LIVE_STORE_ID, data={"seq": pc.feed.seq, "changed": [], "complete": True}),
+            dcc.Store(
+                id=LIVE_STORE_ID,
+                data={"seq": pc.feed.seq, "changed": [], "complete": True, "alerts": pc.feed.alerts_seq},
+            ),
             dcc.Store(id=TITLE),
             html.Aside(
                 [
@@ -51,12 +57,33 @@ def layout(pc: PageContext) -> html.Div:
                     ),
                     html.Nav(id=NAV, className="tl-nav"),
                     html.Div("connecting…", id=STATUS, className="tl-live-status"),
+                    _user_box(pc, session),
                 ],
                 className="tl-sidebar",
             ),
             html.Main(html.Div(id=PAGE), className="tl-main"),
         ],
         className="tl-app",
+    )
+
+
+def _user_box(pc: PageContext, session: Session) -> html.Div:
+    role = "operator" if session.admin else "partner view: what your policies allow"
+    return html.Div(
+        [
+            html.Div(session.name or session.subject, id=USER, className="tl-user-name", title=session.subject),
+            html.Div(
+                [session.subject if session.name else "", " · " if session.name else "", role],
+                className="tl-user-role",
+            ),
+            html.Form(
+                html.Button("Log out", id=LOGOUT, type="submit", className="tl-button tl-button-side"),
+                action=pc.relative("/logout"),
+                method="post",
+            ),
+        ],
+        className="tl-user",
+        **_data(admin="true" if session.admin else "false"),
     )
 
 
@@ -68,13 +95,21 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
         wanted = "/" + (dash_app.strip_relative_path(pathname or "/") or "")
         mounted = site.resolve(wanted)
         query = dict(parse_qsl((search or "").lstrip("?")))
-        content = await render(mounted, query) if mounted is not None else _not_found(site, pc, wanted)
-        return content, nav(site, pc, mounted.route if mounted else None)
+        admin = current_session().admin
+        content = await render(mounted, query, admin) if mounted is not None else _not_found(site, pc, wanted, admin)
+        return content, nav(site, pc, mounted.route if mounted else None, admin=admin)
 
-    async def render(mounted: MountedPage, query: dict[str, str]) -> Any:
+    async def render(mounted: MountedPage, query: dict[str, str], admin: bool) -> Any:
         page = mounted.page
         try:
-            body = page.layout(**query) if callable(page.layout) else page.layout
+            if not (admin or page.partners):
+                body = empty_state(
+                    "This page is for operators.",
+                    f"You are logged in as {current_session().subject}, which is not an operator's login: "
+                    "log out and log in with an operator token to open it.",
+                )
+            else:
+                body = page.layout(**query) if callable(page.layout) else page.layout
             if inspect.isawaitable(body):
                 body = await body
         except Exception as exc:
@@ -131,23 +166,40 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
         if not feed.running:
             set_props(STATUS, {"children": "not live: the dashboards do not follow the platform (not started)"})
             return
+        session = current_session()
         seen = int((data or {}).get("seq") or 0)
+        seen_alerts = int((data or {}).get("alerts") or 0)
         first = True
         while not ws.is_shutdown and feed.running:
-            seq = feed.seq if first else await feed.wait_after(seen, WAIT)
-            if seq == seen and not first:
+            if not await pc.sessions.valid(session):  # logged out, expired or its token revoked
+                set_props(URL, {"href": pc.relative("/login")})
+                return
+            if first:
+                seq = feed.seq
+            else:
+                wait = min(WAIT, max(session.expires - pc.platform.clock.now(), 0.5))
+                seq = await feed.wait_after(seen, wait)
+            alerts = feed.alerts_seq
+            if seq == seen and alerts == seen_alerts and not first:
                 continue
             changed, complete = feed.changed_between(seen, seq)
-            set_props(LIVE_STORE_ID, {"data": {"seq": seq, "changed": changed, "complete": complete}})
+            changed = await pc.viewer().thing_ids(changed)  # no id of a twin the user may not read
+            push = {"seq": seq, "changed": changed, "complete": complete, "alerts": alerts}
+            set_props(LIVE_STORE_ID, {"data": push})
             rate = feed.rate(now=pc.platform.clock.now())
             set_props(STATUS, {"children": [html.Span("●", className="tl-dot"), f" live · {fmt.rate(rate)}"]})
-            seen, first = seq, False
+            seen, seen_alerts, first = seq, alerts, False
             await asyncio.sleep(PUSH_INTERVAL)
 
 
-def nav(site: Site, pc: PageContext, active: str | None) -> list[Any]:
+def nav(site: Site, pc: PageContext, active: str | None, *, admin: bool = True) -> list[Any]:
     out: list[Any] = []
-    for plugin, label, pages, problems in site.groups():
+    for plugin, label, all_pages, problems in site.groups():
+        pages = [m for m in all_pages if admin or m.page.partners]
+        if not admin:
+            problems = []  # plugin failures are the operators' business
+            if not pages:
+                continue
         items: list[Any] = [html.Div(label, className="tl-nav-group")]
         for m in pages:
             cls = "tl-nav-link" + (" tl-active" if m.route == active else "")
@@ -158,9 +210,12 @@ def nav(site: Site, pc: PageContext, active: str | None) -> list[Any]:
     return out
 
 
-def _not_found(site: Site, pc: PageContext, route: str) -> Any:
+def _not_found(site: Site, pc: PageContext, route: str, admin: bool) -> Any:
     links = [
-        html.Li(dcc.Link(m.page.title, href=pc.relative(m.route))) for _, _, pages, _ in site.groups() for m in pages
+        html.Li(dcc.Link(m.page.title, href=pc.relative(m.route)))
+        for _, _, pages, _ in site.groups()
+        for m in pages
+        if admin or m.page.partners
     ]
     return html.Div(
         [

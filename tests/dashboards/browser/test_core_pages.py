@@ -39,6 +39,7 @@ async def test_twins_page_searches_and_follows_listed_twins(
 ) -> None:
     served = await open_dashboards()
     page = browser_page.page
+    await served.login(page)
     await page.goto(served.url("/"))
     rows = page.locator("#tl-twins-table tbody tr")
     await expect(rows).to_have_count(4)
@@ -75,6 +76,7 @@ async def test_twin_page_shows_units_desired_state_and_live_history(
         Signal("org.farm:pond-1", "/features/aerator/desiredProperties", {"on": True, "power": 80}, source="test")
     )
     page = browser_page.page
+    await served.login(page)
     await page.goto(served.url("/twin?id=org.farm:pond-1"))
 
     oxygen = page.locator('[data-prop="oxygen.value"]')
@@ -110,6 +112,7 @@ async def test_events_page_streams_and_filters_events(
     simulator.start()
     try:
         page = browser_page.page
+        await served.login(page)
         await page.goto(served.url("/events"))
         await expect(page).to_have_title("Live events · twinledger")
         rows = page.locator("#tl-events-rows tbody tr")

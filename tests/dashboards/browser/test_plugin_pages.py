@@ -22,6 +22,7 @@ async def test_plugin_pages_are_grouped_live_and_isolate_their_errors(
     served = await open_dashboards([FarmPlugin(), BrokenHookPlugin(), ClashingPlugin()])
     platform = served.platform
     page = browser_page.page
+    await served.login(page)
     await page.goto(served.url("/farm"))
 
     farm_nav = page.locator('.tl-nav-section[data-plugin="farm"]')

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.page import DashPage
-from twinledger.dashboards.pages import events, twin, twins
+from twinledger.dashboards.pages import alerts, events, health, ledger, twin, twins
 
 
 def core_pages(ctx: PageContext) -> list[DashPage]:
-    return [twins.page(ctx), twin.page(ctx), events.page(ctx)]
+    return [twins.page(ctx), twin.page(ctx), events.page(ctx), alerts.page(ctx), ledger.page(ctx), health.page(ctx)]

@@ -12,6 +12,7 @@ from twinledger.dashboards import format as fmt
 from twinledger.dashboards.components import badge, empty_state, field, table
 from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.page import LIVE_STORE_ID, DashPage, PageCallback, live_input
+from twinledger.dashboards.visibility import MISSING
 from twinledger.registry.events import TwinEvent
 
 SHOWN = 100  # rows re-sent at each push (at most four a second): enough to read, light to send
@@ -65,8 +66,18 @@ def page(ctx_: PageContext) -> DashPage:
                 and (not so.strip() or so.strip() in e.source)
             )
 
-        found = feed.recent(match=match)
+        viewer = ctx_.viewer()
+        found: list[tuple[TwinEvent, Any]] = []
+        for e in feed.recent(match=match):
+            value = await viewer.event_value(e)
+            if value is not MISSING:
+                found.append((e, value))
         if not found:
+            if not (ns or th or pa or so.strip()) and not viewer.admin:
+                return empty_state(
+                    "No recent events of twins you may read.",
+                    "You see the changes of twins whose policies grant you READ; ask a twin's owner for access.",
+                ), ""
             if not len(feed):
                 return empty_state(
                     "No events yet.",
@@ -75,11 +86,14 @@ def page(ctx_: PageContext) -> DashPage:
                 ), ""
             return empty_state("No recent event matches these filters.", "Clear a filter to see more."), ""
         newest = found[-SHOWN:][::-1]
-        rows = [_row(ctx_, e) for e in newest]
-        summary: Any = (
-            f"{len(found):,} of the {len(feed):,} most recent events match; showing the newest {len(newest):,}. "
-            f"Ingest rate {fmt.rate(feed.rate(now=ctx_.platform.clock.now()))}."
-        )
+        rows = [_row(ctx_, e, value) for e, value in newest]
+        if viewer.admin:
+            summary: Any = (
+                f"{len(found):,} of the {len(feed):,} most recent events match; showing the newest "
+                f"{len(newest):,}. Ingest rate {fmt.rate(feed.rate(now=ctx_.platform.clock.now()))}."
+            )
+        else:  # the platform's totals would tell about twins the user may not read
+            summary = f"{len(found):,} recent events of twins you may read match; showing the newest {len(newest):,}."
         if pause:
             summary = [badge("paused", "warn"), " ", summary]
         return table(
@@ -87,7 +101,7 @@ def page(ctx_: PageContext) -> DashPage:
             rows,
             table_id="tl-events-rows",
             numeric=(2,),
-            row_ids=[str(e.seq) for e in newest],
+            row_ids=[str(e.seq) for e, _ in newest],
         ), summary
 
     return DashPage(
@@ -96,6 +110,7 @@ def page(ctx_: PageContext) -> DashPage:
         description="Every committed change of a twin, newest first, as it happens.",
         layout=layout,
         order=20,
+        partners=True,
         callbacks=[
             PageCallback(
                 render,
@@ -113,16 +128,17 @@ def page(ctx_: PageContext) -> DashPage:
     )
 
 
-def _row(ctx_: PageContext, e: TwinEvent) -> list[Any]:
+def _row(ctx_: PageContext, e: TwinEvent, value: Any) -> list[Any]:
+    """One event, with ``value`` (the part of its value the user may read)."""
     twin = ctx_.platform.registry.cached(e.thing_id)
     unit = ctx_.units.unit(twin.doc, e.path) if twin is not None else None
-    full = orjson.dumps(e.value).decode() if e.value is not None else ""
+    full = orjson.dumps(value).decode() if value is not None else ""
     return [
         fmt.time_us(e.ingest_ts_us, ms=True).removesuffix(" UTC"),
         dcc.Link(e.thing_id, href=ctx_.twin_href(e.thing_id), className="tl-mono"),
         e.revision,
         badge(e.action, ACTION_KIND.get(e.action, "neutral")),
         html.Span(e.path, className="tl-mono"),
-        html.Span(fmt.value(e.value, unit, limit=60), title=full[:2000], className="tl-mono"),
+        html.Span(fmt.value(value, unit, limit=60), title=full[:2000], className="tl-mono"),
         e.source,
     ]

@@ -43,8 +43,9 @@ def page(ctx: PageContext) -> DashPage:
             return empty_state(
                 "No twin chosen.", "Open a twin from the Twins page (its link carries the id: /dash/twin?id=ns:name)."
             )
-        twin = await platform.registry.get(id)
-        if twin is None:
+        found = await platform.registry.get(id)
+        twin = _typed(await ctx.viewer().twin(found), found) if found is not None else None
+        if twin is None:  # missing or not readable: the same answer, as the API gives (404)
             return empty_state(
                 f"There is no twin {id!r}.",
                 "It may have been deleted, or the id is misspelt: thing ids look like 'namespace:name'.",
@@ -97,10 +98,13 @@ def page(ctx: PageContext) -> DashPage:
         # newest call only), and the next push may not list this twin.
         if not live or not thing_id:
             raise PreventUpdate
-        twin = platform.registry.cached(thing_id)
+        current = platform.registry.cached(thing_id)
+        twin = _typed(await ctx.viewer().twin(current), current) if current is not None else None
         if twin is None:
             if shown == -1:
                 raise PreventUpdate
+            if current is not None:
+                return empty_state(f"You may no longer read the twin {thing_id!r}.", "Its policy changed."), -1
             return empty_state(f"The twin {thing_id!r} was deleted.", "Its history stays in the event log."), -1
         if twin.revision == shown:
             raise PreventUpdate
@@ -109,6 +113,8 @@ def page(ctx: PageContext) -> DashPage:
     async def chart(paths: list[str] | None, window: str | None, thing_id: str | None) -> tuple[Any, Any, Any]:
         if not thing_id:
             raise PreventUpdate
+        viewer = ctx.viewer()
+        paths = [p for p in paths or [] if await viewer.may_read_all(thing_id, p)]  # whatever the browser sent
         if not paths:
             return charts.empty("Pick one or more numeric properties above."), "", None
         label, seconds = RANGES.get(window or "1h", RANGES["1h"])
@@ -118,7 +124,8 @@ def page(ctx: PageContext) -> DashPage:
         )
         events.reverse()
         found = series(events, paths)
-        twin = platform.registry.cached(thing_id)
+        current = platform.registry.cached(thing_id)
+        twin = _typed(await viewer.twin(current), current) if current is not None else None
         doc = twin.doc if twin is not None else {}
         meta = {"id": thing_id, "paths": paths, "seq": max([seq_before, *(e.seq for e in events)])}
         points = sum(sum(v is not None for v in s.y) for s in found)
@@ -152,6 +159,7 @@ def page(ctx: PageContext) -> DashPage:
         description="State of one twin: reported and desired values with units, and history.",
         layout=layout,
         nav=False,
+        partners=True,
         callbacks=[
             PageCallback(
                 follow_state,
@@ -175,6 +183,25 @@ def page(ctx: PageContext) -> DashPage:
             ),
         ],
     )
+
+
+def _typed(visible: Twin | None, full: Twin) -> Twin | None:
+    """The visible twin with the twin types of the thing and its visible features put back: they
+    are schema (units, titles), not state, so a partner reads its values with their units."""
+    if visible is None or visible.doc is full.doc:
+        return visible
+    doc = dict(visible.doc)
+    if full.definition is not None:
+        doc["definition"] = full.definition
+    features = doc.get("features")
+    if isinstance(features, dict):
+        doc["features"] = {
+            fid: {**f, "definition": full.features[fid]["definition"]}
+            if isinstance(f, dict) and isinstance(full.features.get(fid), dict) and "definition" in full.features[fid]
+            else f
+            for fid, f in features.items()
+        }
+    return Twin(visible.thing_id, doc, visible.revision, visible.created_us, visible.modified_us)
 
 
 def _chartable(ctx: PageContext, twin: Twin) -> list[str]:

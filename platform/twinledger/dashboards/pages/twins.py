@@ -12,6 +12,7 @@ from twinledger.dashboards.components import badge, empty_state, field, table
 from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.page import DashPage, PageCallback, live_input
 from twinledger.dashboards.queries import TwinFilter, definitions, namespaces, search_twins
+from twinledger.dashboards.sessions import current_principal
 from twinledger.registry.twin import Twin
 
 LIMIT = 200
@@ -22,12 +23,20 @@ RESULTS, SUMMARY, SHOWN = "tl-twins-results", "tl-twins-summary", "tl-twins-show
 def page(ctx: PageContext) -> DashPage:
     platform = ctx.platform
 
+    def readable() -> Any:
+        """None for operators; else the policies the user reads under (what the API's search does)."""
+        principal = current_principal()
+        return None if principal.admin else platform.policies.readable_policy_ids(principal.subjects)
+
     async def layout(namespace: str = "", q: str = "", definition: str = "", **_: str) -> html.Div:
         db = platform.db
         if db is None:
             return empty_state("The platform is not running.", "Start it, then reload this page.")
-        known_ns = await namespaces(db)
-        known_defs = sorted(set(await definitions(db)) | {m.id for m in platform.catalog.models()})
+        scope = readable()
+        known_ns = await namespaces(db, scope)
+        known_defs = set(await definitions(db, scope))
+        if scope is None:  # an operator: every installed type, with twins or not
+            known_defs |= {m.id for m in platform.catalog.models()}
         return html.Div(
             [
                 html.Div(
@@ -50,7 +59,7 @@ def page(ctx: PageContext) -> DashPage:
                             "Twin type",
                             dcc.Dropdown(
                                 id=DEF,
-                                options=[{"label": _type_label(ctx, d), "value": d} for d in known_defs],
+                                options=[{"label": _type_label(ctx, d), "value": d} for d in sorted(known_defs)],
                                 value=definition or None,
                                 placeholder="any type",
                                 clearable=True,
@@ -70,8 +79,9 @@ def page(ctx: PageContext) -> DashPage:
         if db is None:
             raise RuntimeError("The platform is not running; start it and reload the page.")
         flt = TwinFilter(namespace or None, (q or "").strip() or None, definition or None)
-        found, total = await search_twins(db, flt, limit=LIMIT)
-        rows = [_row(t) for t in found]
+        found, total = await search_twins(db, flt, limit=LIMIT, readable=readable())
+        viewer = ctx.viewer()
+        rows = [_row(v) for t in found if (v := await viewer.twin(t)) is not None]
         shown = {"filter": [flt.namespace, flt.id_contains, flt.definition], "rows": rows, "total": total, "new": 0}
         return _results(ctx, rows, flt), _summary(total, len(rows), 0), shown
 
@@ -81,6 +91,7 @@ def page(ctx: PageContext) -> DashPage:
         rows: list[dict[str, Any]] = shown["rows"]
         flt = TwinFilter(*shown["filter"])
         listed = {r["id"] for r in rows}
+        viewer = ctx.viewer()
         touched = False
         # Every listed row against memory (at most LIMIT lookups), not only this push's changed
         # twins: the browser drops an answer that the next push overtakes.
@@ -91,12 +102,14 @@ def page(ctx: PageContext) -> DashPage:
                     rows[i] = {**row, "deleted": True}
                     touched = True
             elif twin.revision != row["revision"]:
-                rows[i] = _row(twin)
+                seen = await viewer.twin(twin)
+                rows[i] = _row(seen) if seen is not None else {**row, "revision": twin.revision, "hidden": True}
                 touched = True
         new = shown.get("new", 0)
-        for thing_id in live.get("changed") or []:
+        for thing_id in live.get("changed") or []:  # the push lists only twins the user may read
             twin = platform.registry.cached(thing_id) if thing_id not in listed else None
-            if twin is not None and twin.revision == 1 and flt.matches(twin):
+            seen = await viewer.twin(twin) if twin is not None else None
+            if seen is not None and seen.revision == 1 and flt.matches(seen):
                 new += 1  # created since the search: offer to search again rather than query per change
         if not touched and new == shown.get("new", 0):
             raise PreventUpdate
@@ -110,6 +123,7 @@ def page(ctx: PageContext) -> DashPage:
         description="Search the digital twins; the listed ones update as their devices report.",
         layout=layout,
         order=10,
+        partners=True,
         callbacks=[
             PageCallback(
                 search,
@@ -160,6 +174,9 @@ def _results(ctx: PageContext, rows: list[dict[str, Any]], flt: TwinFilter) -> A
     body = []
     for r in rows:
         link = dcc.Link(r["id"], href=ctx.twin_href(r["id"]), className="tl-mono")
+        if r.get("hidden"):  # its policy changed since the search: nothing more of it is shown
+            body.append([html.Span([r["id"], " ", badge("no longer readable", "bad")]), "", "", "", ""])
+            continue
         body.append(
             [
                 html.Span([link, " ", badge("deleted", "bad")]) if r.get("deleted") else link,

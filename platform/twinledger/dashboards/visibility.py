@@ -1,0 +1,144 @@
+"""What the logged-in user may see on the dashboards: the partner API's policies, applied the same way.
+
+- Admins (operator tokens, ``api.admin_subjects``) see everything.
+- Twins: those whose policy lets the user read some part, cut to that part (``policies.visible``),
+  as the API's reads and searches do; events: the part of each event's value the user may read.
+- Alerts and ledger entries cannot be cut without changing what they say (a ledger entry's bytes
+  are signed and hashed): a non-admin sees one only when the policy lets it read everything the
+  record may reveal — the whole twin, or the path the record names (a ledger entry of a twin event,
+  an alert raised about one path). Records about no twin are for operators.
+
+One :class:`Viewer` per callback run: it remembers the policies it looked up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twinledger.alerts import Alert
+from twinledger.errors import PathInvalid
+from twinledger.ledger import LedgerEntry
+from twinledger.model.paths import parse_path
+from twinledger.policies import MISSING, Principal, SubjectView
+from twinledger.registry.events import TwinEvent
+from twinledger.registry.twin import Twin
+
+if TYPE_CHECKING:
+    from twinledger.app import Platform
+
+_NO_VIEW = object()
+
+
+class Viewer:
+    def __init__(self, platform: Platform, principal: Principal) -> None:
+        self.platform = platform
+        self.principal = principal
+        self._views: dict[str | None, SubjectView | None] = {}
+        self._policy_of: dict[str, str | None] = {}
+
+    @property
+    def admin(self) -> bool:
+        return self.principal.admin
+
+    async def _view(self, thing_id: str) -> SubjectView | None:
+        policy_id = await self._policy_id(thing_id)
+        found = self._views.get(policy_id, _NO_VIEW)
+        if found is _NO_VIEW:
+            found = self._views[policy_id] = await self.platform.policies.view_for(policy_id, self.principal)
+        return found  # type: ignore[return-value]
+
+    async def _policy_id(self, thing_id: str) -> str | None:
+        if thing_id not in self._policy_of:
+            twin = self.platform.registry.cached(thing_id) or await self.platform.registry.get(thing_id)
+            # a deleted or unknown twin: Ditto's default policy id, the twin's own id
+            self._policy_of[thing_id] = twin.policy_id if twin is not None else thing_id
+        return self._policy_of[thing_id]
+
+    # -- twins and events ---------------------------------------------------------------------------
+
+    async def twin(self, twin: Twin) -> Twin | None:
+        """The twin cut to what the user may read; None if nothing."""
+        if self.admin:
+            return twin
+        view = await self._view(twin.thing_id)
+        doc = view.filter_thing(twin.doc) if view is not None else None
+        if doc is None:
+            return None
+        return Twin(twin.thing_id, doc, twin.revision, twin.created_us, twin.modified_us)
+
+    async def may_read(self, thing_id: str, path: str = "/") -> bool:
+        """Some part of the twin (at ``path``) is readable."""
+        if self.admin:
+            return True
+        view = await self._view(thing_id)
+        return view is not None and view.allows_any("thing", _segments(path), "READ")
+
+    async def may_read_all(self, thing_id: str, path: str = "/") -> bool:
+        """Everything of the twin at ``path`` (nothing below revoked) is readable."""
+        if self.admin:
+            return True
+        view = await self._view(thing_id)
+        return view is not None and view.allows_all("thing", _segments(path), "READ")
+
+    async def may_write(self, thing_id: str) -> bool:
+        """The user may change some part of the twin (it may act on its alerts)."""
+        if self.admin:
+            return True
+        view = await self._view(thing_id)
+        return view is not None and view.allows_any("thing", (), "WRITE")
+
+    async def event_value(self, event: TwinEvent) -> Any:
+        """The part of an event's value the user may see, or :data:`MISSING` (skip the event) —
+        the rule of the API's event streams."""
+        if self.admin:
+            return event.value
+        view = await self._view(event.thing_id)
+        if view is None:
+            return MISSING
+        segments = _segments(event.path)
+        if event.action == "deleted":
+            return None if view.allows_any("thing", segments, "READ") else MISSING
+        if not segments and isinstance(event.value, dict):
+            doc = view.filter_thing(event.value)
+            return MISSING if doc is None else doc
+        return view.filter("thing", segments, event.value)
+
+    async def thing_ids(self, thing_ids: list[str]) -> list[str]:
+        """The ids among these of twins the user may read (for the live pushes)."""
+        if self.admin:
+            return thing_ids
+        return [t for t in thing_ids if await self.may_read(t)]
+
+    # -- records that cannot be cut -----------------------------------------------------------------
+
+    async def alert(self, alert: Alert) -> bool:
+        if self.admin:
+            return True
+        if alert.thing_id is None:
+            return False
+        path = alert.detail.get("path") if isinstance(alert.detail, dict) else None
+        return await self.may_read_all(alert.thing_id, path if isinstance(path, str) else "/")
+
+    async def entry(self, entry: LedgerEntry) -> bool:
+        if self.admin:
+            return True
+        try:
+            twin = entry.twin or {}
+        except ValueError:  # a body damaged in the database: for operators to look at
+            return False
+        thing_id = twin.get("thingId")
+        if not isinstance(thing_id, str):
+            return False
+        payload = entry.payload
+        path = payload.get("path") if isinstance(payload, dict) else None
+        return await self.may_read_all(thing_id, path if isinstance(path, str) else "/")
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    try:
+        return tuple(parse_path(path))
+    except PathInvalid:
+        return ("\x00invalid",)  # matches no policy resource: denied unless the whole twin is granted
+
+
+__all__ = ["MISSING", "Viewer"]
