@@ -123,9 +123,7 @@ def page(pc: PageContext) -> DashPage:
                 ),
                 card(
                     "Verification",
-                    html.Div(
-                        empty_state("No entry checked yet.", "Press Verify on an entry above."), id=VERDICT
-                    ),
+                    html.Div(empty_state("No entry checked yet.", "Press Verify on an entry above."), id=VERDICT),
                     subtitle="in this browser, with WebCrypto",
                 ),
                 dcc.Store(id=WANTED),
@@ -186,17 +184,27 @@ def page(pc: PageContext) -> DashPage:
                     hint += " You see entries whose whole content your policies let you read."
                 return empty_state(f"No ledger entry for {thing_id!r}.", hint), "", state
             if ledger.size == 0:
-                return empty_state(
-                    "The ledger is empty.",
-                    "Entries appear when a ledger writer records twin events or a plugin appends records.",
-                ), "", state
-            return empty_state(
-                "No entry you may read.", "Operators see every entry; choose a twin your policies let you read."
-            ), "", state
+                return (
+                    empty_state(
+                        "The ledger is empty.",
+                        "Entries appear when a ledger writer records twin events or a plugin appends records.",
+                    ),
+                    "",
+                    state,
+                )
+            return (
+                empty_state(
+                    "No entry you may read.", "Operators see every entry; choose a twin your policies let you read."
+                ),
+                "",
+                state,
+            )
         rows = [_entry_row(pc, e) if _readable(e) else _damaged_row(e) for e in found]
         summary = (
             f"The newest {len(found)} entries" + (f" of {thing_id}" if thing_id else "") + f"; the log holds "
-            f"{ledger.size:,}." if viewer.admin else f"The newest {len(found)} entries you may read."
+            f"{ledger.size:,}."
+            if viewer.admin
+            else f"The newest {len(found)} entries you may read."
         )
         return (
             table(
@@ -375,4 +383,3 @@ def _content(pc: PageContext, e: LedgerEntry) -> Any:
         return [html.Span(path, className="tl-mono"), " ", html.Span(text, className="tl-mono")]
     full = orjson.dumps(payload).decode() if payload is not None else ""
     return html.Span(fmt.value(payload, limit=80) if payload is not None else fmt.EMPTY, title=full[:2000])
-
