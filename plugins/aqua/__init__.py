@@ -5,25 +5,82 @@ report through a farm gateway; a rule keeps oxygen above the pond's set point; e
 incident and its handling is recorded in the ledger, signed by the gateway; with the farmer's
 consent a bank or insurer obtains a credit report computed from that ledgered history.
 
-Phase 1 (this package today) is the domain, free of platform wiring:
+The domain (free of platform wiring):
 
 - ``twins/``: the twin types (WoT Thing Models) of farms, gateways and ponds;
-- :mod:`.pond_model`: the physics of a simulated pond, stepped with explicit time;
-- :mod:`.simulation`: the reading, feeding and control loop around a pond model;
-- :mod:`.series`: time series and production records out of twin events;
-- :mod:`.analytics`: trends, daily extremes, time below set point, oxygen forecast, suggestions;
-- :mod:`.incidents`: low-oxygen incidents and their handling, from readings and aerator events;
-- :mod:`.records`: the records the plugin writes to the ledger, in canonical JSON;
-- :mod:`.credit`: the credit report, each figure traceable to the events and records behind it;
-- :mod:`.testing`: pond histories shaped like the event log, for tests.
+- :mod:`.pond_model`, :mod:`.simulation`: the physics of a simulated pond and its loop;
+- :mod:`.series`, :mod:`.analytics`: time series, trends, daily extremes, forecast, suggestions;
+- :mod:`.incidents`: low-oxygen incidents and their handling;
+- :mod:`.records`, :mod:`.credit`: ledger records in canonical JSON, the credit report.
 
-The hooks (twin types, rules, ledger writer, routes, pages, simulators) are wired in phase 2;
-see README.md.
+The wiring (this module's hooks): :mod:`.config` (the farms), :mod:`.runtime` (twins, keys,
+policies at start), :mod:`.devices` and :mod:`.simulator` (the farm gateways over OPC UA),
+:mod:`.rules` (the aerator rule). See README.md.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from twinledger import hookimpl
+
+if TYPE_CHECKING:
+    from twinledger import DeviceSpec, Platform, Rule, Service
 
 TWINS_DIR = Path(__file__).with_name("twins")
 MANIFEST = Path(__file__).with_name("manifest.json")
 
 __all__ = ["MANIFEST", "TWINS_DIR"]
+
+
+@hookimpl
+def twinledger_register_twin_types() -> list[Path]:
+    return [TWINS_DIR]
+
+
+@hookimpl
+def twinledger_register_devices(platform: Platform) -> list[DeviceSpec]:
+    from .devices import farm_devices
+    from .runtime import runtime_of
+
+    return [spec for farm in runtime_of(platform).config.farms for spec in farm_devices(farm)]
+
+
+@hookimpl
+async def twinledger_on_startup(platform: Platform) -> None:
+    from .runtime import prepare, runtime_of
+
+    await prepare(platform, runtime_of(platform))
+
+
+@hookimpl
+def twinledger_register_rules(platform: Platform) -> list[Rule]:
+    from .rules import aerator_rule
+    from .runtime import runtime_of
+
+    runtime = runtime_of(platform)
+    return [aerator_rule(platform, runtime)] if runtime.config.farms else []
+
+
+@hookimpl
+def twinledger_command_timeout(platform: Platform, thing_id: str, feature: str) -> float | None:
+    from .runtime import runtime_of
+
+    runtime = runtime_of(platform)
+    if feature == "aerator" and thing_id in runtime.pond_ids:
+        return runtime.config.confirm_timeout_s
+    return None
+
+
+@hookimpl
+def twinledger_register_simulators(platform: Platform) -> list[Service]:
+    from .runtime import runtime_of
+    from .simulator import FarmGatewayServer
+
+    runtime = runtime_of(platform)
+    if not runtime.config.simulate:
+        return []
+    gateways = [FarmGatewayServer(f, runtime.config) for f in runtime.config.farms if f.gateway.protocol == "opcua"]
+    runtime.gateways.update({g.gateway.id: g for g in gateways})
+    return list(gateways)
