@@ -15,7 +15,9 @@ The domain (free of platform wiring):
 
 The wiring (this module's hooks): :mod:`.config` (the farms), :mod:`.runtime` (twins, keys,
 policies at start), :mod:`.devices` and :mod:`.simulator` (the farm gateways over OPC UA),
-:mod:`.rules` (the aerator rule). See README.md.
+:mod:`.rules` (the aerator rule), :mod:`.tracking` (incidents into the ledger), :mod:`.ledger` (what
+is recorded), :mod:`.portal` and :mod:`.routes` (consent, credit report, evaluations),
+:mod:`.evidence` (checking a report offline), :mod:`.views` and :mod:`.pages`. See README.md.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from typing import TYPE_CHECKING
 from twinledger import hookimpl
 
 if TYPE_CHECKING:
-    from twinledger import DeviceSpec, Platform, Rule, Service
+    from fastapi import APIRouter
+
+    from twinledger import DeviceSpec, LedgerWriter, Platform, Rule, Service, Subscriber
 
 TWINS_DIR = Path(__file__).with_name("twins")
 MANIFEST = Path(__file__).with_name("manifest.json")
+name = "aqua"  # the plugin's name when registered by hand (tests); the entry point's name otherwise
 
 __all__ = ["MANIFEST", "TWINS_DIR"]
 
@@ -52,6 +57,35 @@ async def twinledger_on_startup(platform: Platform) -> None:
     from .runtime import prepare, runtime_of
 
     await prepare(platform, runtime_of(platform))
+
+
+@hookimpl
+def twinledger_register_subscribers(platform: Platform) -> list[Subscriber]:
+    from .runtime import runtime_of
+    from .tracking import IncidentRecorder
+
+    runtime = runtime_of(platform)
+    if not runtime.config.farms:
+        return []
+    runtime.incidents = IncidentRecorder(platform, runtime)
+    return [runtime.incidents.subscriber()]
+
+
+@hookimpl
+def twinledger_register_ledger_writers(platform: Platform) -> list[LedgerWriter]:
+    from .ledger import pond_event_writer
+    from .runtime import runtime_of
+
+    runtime = runtime_of(platform)
+    return [pond_event_writer(runtime)] if runtime.config.farms else []
+
+
+@hookimpl
+def twinledger_register_routes(platform: Platform) -> list[APIRouter]:
+    from .routes import portal_router
+    from .runtime import runtime_of
+
+    return [portal_router(platform, runtime_of(platform))]
 
 
 @hookimpl

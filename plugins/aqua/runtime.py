@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from twinledger import Platform
 
     from .simulator import FarmGatewayServer
+    from .tracking import IncidentRecorder
 
 log = structlog.get_logger("twinledger.aqua")
 
@@ -44,6 +45,7 @@ class AquaRuntime:
     config: AquaConfig
     gateways: dict[str, FarmGatewayServer] = field(default_factory=dict)  # simulators, by gateway id
     command_started: dict[str, float] = field(default_factory=dict)  # pond → platform time the rule started it
+    incidents: IncidentRecorder | None = None
 
     @property
     def pond_ids(self) -> frozenset[str]:
