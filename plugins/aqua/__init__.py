@@ -30,7 +30,7 @@ from twinledger import hookimpl
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from twinledger import DeviceSpec, LedgerWriter, Platform, Rule, Service, Subscriber
+    from twinledger import DashPage, DeviceSpec, LedgerWriter, Platform, Rule, Service, Subscriber
 
 TWINS_DIR = Path(__file__).with_name("twins")
 MANIFEST = Path(__file__).with_name("manifest.json")
@@ -86,6 +86,14 @@ def twinledger_register_routes(platform: Platform) -> list[APIRouter]:
     from .runtime import runtime_of
 
     return [portal_router(platform, runtime_of(platform))]
+
+
+@hookimpl
+def twinledger_register_dash_pages(platform: Platform) -> list[DashPage]:
+    from .pages import aqua_pages
+    from .runtime import runtime_of
+
+    return aqua_pages(platform, runtime_of(platform))
 
 
 @hookimpl

@@ -9,8 +9,6 @@ and one not.
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,13 +16,10 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-import twinledger_adapters.opcua as opcua_plugin
-import twinledger_plugins.aqua as aqua_plugin
 from twinledger import Platform, Policy, PolicyEntry, Signal
 from twinledger.ledger import signed_entry
 from twinledger.ledger.keys import Ed25519PrivateKey
 from twinledger.ledger.tables import ledger_entries
-from twinledger.testing.pytest_plugin import MakePlatform
 from twinledger_adapters.testing import eventually
 from twinledger_plugins.aqua.credit import CreditReport, credit_report
 from twinledger_plugins.aqua.evidence import verify_evidence
@@ -32,69 +27,9 @@ from twinledger_plugins.aqua.incidents import TrackerConfig, track_incidents
 from twinledger_plugins.aqua.records import Evaluation, IncidentRecord
 from twinledger_plugins.aqua.runtime import runtime_of
 from twinledger_plugins.aqua.series import OXYGEN, samples
+from twinledger_plugins.aqua.testing import BANK, CANARY, FARM, FARMER, GATEWAY, OTHER_BANK, POND1, POND2
 
 pytestmark = pytest.mark.slow
-
-FARM, GATEWAY = "aqua.e2e:farm", "aqua.e2e:gateway"
-POND1, POND2 = "aqua.e2e:pond-1", "aqua.e2e:pond-2"
-FARMER, BANK, OTHER_BANK = "partner:farmer-e2e", "partner:bank-a", "partner:bank-b"
-CANARY = "other.ns:canary"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def aqua_settings(port: int) -> dict[str, Any]:
-    return {
-        "speed": 600.0,  # a simulated minute every 0.1 s
-        "reading_interval_s": 60.0,
-        "confirm_timeout_s": 3.0,
-        "farms": [
-            {
-                "id": FARM,
-                "name": "E2E fish farm",
-                "farmer": FARMER,
-                "gateway": {"id": GATEWAY, "port": port},
-                "ponds": [
-                    # pond 1 starts below its set point: the rule must start its aerator at once
-                    {
-                        "id": POND1,
-                        "seed": 1,
-                        "oxygen_start": 5.0,
-                        "set_point": 6.0,
-                        "hysteresis": 0.4,
-                        "min_on_time_s": 1,
-                    },
-                    {"id": POND2, "seed": 2, "oxygen_start": 6.5, "set_point": 4.0},
-                ],
-            }
-        ],
-    }
-
-
-@pytest.fixture
-async def platform(make_platform: MakePlatform) -> Platform:
-    return await make_platform(
-        [opcua_plugin, aqua_plugin], simulators=True, plugin={"aqua": aqua_settings(free_port())}
-    )
-
-
-@pytest.fixture
-async def clients(platform: Platform) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    assert platform.http is not None
-    out = {}
-    for subject in (FARMER, BANK, OTHER_BANK):
-        token, _ = await platform.http.tokens.create(subject)
-        out[subject] = httpx.AsyncClient(
-            base_url=platform.http.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-    yield out
-    for client in out.values():
-        await client.aclose()
 
 
 def api(path: str) -> str:
