@@ -50,7 +50,7 @@ def manifest() -> dict[str, Any]:
 def settings_of(platform: Platform) -> AgriSettings:
     from .config import load
 
-    return load(platform.plugin_settings(NAME))
+    return load(platform.plugin_settings(NAME), demo=platform.with_simulators)
 
 
 def service_of(platform: Platform) -> AgriService:
@@ -96,7 +96,8 @@ def twinledger_register_ledger_writers(platform: Platform) -> list[LedgerWriter]
     from .devices import device_ids
     from .ledger import readings_writer
 
-    return [readings_writer(device_ids(settings_of(platform)))]
+    devices = device_ids(settings_of(platform))
+    return [readings_writer(devices)] if devices else []  # no devices: no writer, nothing recorded
 
 
 @hookimpl

@@ -27,7 +27,8 @@
     [plugin.agri.shelf_life_days]
     tomato = 10
 
-Without a table, the demo farm (two plots, a packing-line and a dock reader) is used.
+Without plots or readers the plugin registers no devices (it still takes records and traces
+codes); ``twinledger demo`` then runs the demo farm (two plots, a packing-line and a dock reader).
 """
 
 from __future__ import annotations
@@ -81,20 +82,8 @@ class AgriSettings(BaseModel):
     company_prefixes: list[str] = Field(default_factory=lambda: ["9521234"], min_length=1)
     gateway: str = "org.farm:gateway-1"
     farm: str = "Green Acres"
-    plots: list[PlotSettings] = Field(
-        default_factory=lambda: [
-            PlotSettings(id="org.farm:plot-1", name="North field", crop="tomato", node="agri-node-plot-1"),
-            PlotSettings(id="org.farm:plot-2", name="South field", crop="tomato", node="agri-node-plot-2", ph=6.8),
-        ]
-    )
-    readers: list[ReaderSettings] = Field(
-        default_factory=lambda: [
-            ReaderSettings(id="agri-reader-packing", twin="org.farm:reader-packing",
-                           read_point="urn:twinledger:twin:org.farm:packing-line"),
-            ReaderSettings(id="agri-reader-dock", twin="org.farm:reader-dock",
-                           read_point="urn:twinledger:twin:org.farm:dock"),
-        ]
-    )  # fmt: skip
+    plots: list[PlotSettings] = Field(default_factory=list)
+    readers: list[ReaderSettings] = Field(default_factory=list)
     participants: list[ParticipantSettings] = Field(default_factory=list)
     shelf_life_days: dict[str, float] = Field(default_factory=lambda: {"tomato": 10.0})
     default_shelf_life_days: float = 7.0
@@ -108,5 +97,20 @@ class AgriSettings(BaseModel):
         )
 
 
-def load(raw: dict[str, Any]) -> AgriSettings:
-    return AgriSettings.model_validate(raw)
+DEMO_PLOTS = [
+    PlotSettings(id="org.farm:plot-1", name="North field", crop="tomato", node="agri-node-plot-1"),
+    PlotSettings(id="org.farm:plot-2", name="South field", crop="tomato", node="agri-node-plot-2", ph=6.8),
+]
+DEMO_READERS = [
+    ReaderSettings(id="agri-reader-packing", twin="org.farm:reader-packing",
+                   read_point="urn:twinledger:twin:org.farm:packing-line"),
+    ReaderSettings(id="agri-reader-dock", twin="org.farm:reader-dock", read_point="urn:twinledger:twin:org.farm:dock"),
+]  # fmt: skip
+
+
+def load(raw: dict[str, Any], *, demo: bool = False) -> AgriSettings:
+    """The settings; ``demo`` (``twinledger demo``) fills in the demo farm where the table names no devices."""
+    settings = AgriSettings.model_validate(raw)
+    if demo and not settings.plots and not settings.readers:
+        settings = settings.model_copy(update={"plots": list(DEMO_PLOTS), "readers": list(DEMO_READERS)})
+    return settings
