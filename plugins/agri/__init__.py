@@ -9,7 +9,8 @@ The hooks wire the domain modules to the platform:
 - Tortoise models (:mod:`.models`): product codes (unique, never reused), the record index,
   disclosures;
 - routes (:mod:`.routes`): participants post signed records and ask for codes; anyone traces a code;
-- simulators (:mod:`.simulator`): the demo's devices and its storyline through the partner API;
+- simulators (:mod:`.simulator`): the demo's devices and its storyline;
+- a public Dash trace page (:mod:`.pages`), records checked in the visitor's browser.
 
 Domain modules, usable without a platform: ``epcis``, ``records``, ``builders``, ``sealing``,
 ``product_codes``, ``trace``, ``field_model``, ``client`` (what a participant runs to sign).
@@ -27,7 +28,7 @@ from twinledger import hookimpl
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from twinledger import DeviceSpec, LedgerWriter, Platform, Service
+    from twinledger import DashPage, DeviceSpec, LedgerWriter, Platform, Service
 
     from .config import AgriSettings
     from .service import AgriService
@@ -105,6 +106,13 @@ def twinledger_register_routes(platform: Platform) -> list[APIRouter]:
     from .routes import routers
 
     return routers(service_of(platform))
+
+
+@hookimpl
+def twinledger_register_dash_pages(platform: Platform) -> list[DashPage]:
+    from .pages import pages
+
+    return pages(platform, service_of(platform))
 
 
 @hookimpl

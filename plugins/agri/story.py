@@ -149,6 +149,6 @@ async def play(platform: Platform, service: AgriService, *, now: datetime | None
 
 def trace_links(base_url: str, code: ProductCode) -> dict[str, Any]:
     return {
-        "agri trace page": f"{base_url}/dash/agri/trace?code={code.epc_uri}",
+        "agri trace page": f"{base_url}/public/agri/trace?code={code.epc_uri}",
         "agri trace API": f"{base_url}/api/plugins/agri/trace/{code.epc_uri}",
     }
