@@ -86,10 +86,11 @@ async def twinledger_on_startup(platform: Platform) -> None:
     from .devices import ensure_device_keys, ensure_twins
     from .participants import register_participants
 
-    settings = service_of(platform).settings
-    await ensure_twins(platform, settings)
-    await ensure_device_keys(platform, settings)
-    await register_participants(platform, settings)
+    service = service_of(platform)
+    await service.reindex()  # records appended just before a stop, not indexed yet
+    await ensure_twins(platform, service.settings)
+    await ensure_device_keys(platform, service.settings)
+    await register_participants(platform, service.settings)
 
 
 @hookimpl

@@ -66,6 +66,8 @@ def device_ids(settings: AgriSettings) -> set[str]:
 
 async def ensure_twins(platform: Platform, settings: AgriSettings) -> None:
     """Create the gateway, plot and reader twins the devices feed (left alone when they exist)."""
+    if not settings.plots and not settings.readers:
+        return
     wanted: list[tuple[str, dict[str, Any]]] = [
         (
             settings.gateway,

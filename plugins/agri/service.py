@@ -291,6 +291,33 @@ class AgriService:
                 await row.save(update_fields=["status", "packed_by", "retired_by"])
         self._sealed_cache[sealed.record_id] = sealed
 
+    async def reindex(self) -> int:
+        """Index the records on the ledger that the store lacks; returns how many.
+
+        Records are appended and then indexed, one at a time, so only entries after the last indexed
+        one can be missing (the platform stopped between the two). Run at start.
+        """
+        last = await RecordRow.all().order_by("-entry_index").first()
+        after = int(last.entry_index) if last is not None else None
+        added = 0
+        async with self._lock:
+            for kind in RecordKind:
+                cursor = after
+                while found := await self.platform.ledger.find(kind=entry_kind(kind.value), after=cursor, limit=500):
+                    for entry in found:
+                        cursor = entry.index
+                        if entry.ref is None or await RecordRow.exists(record_id=entry.ref):
+                            continue
+                        sealed = sealed_from_json(entry.payload)
+                        codes = sorted(_outputs(sealed) if kind is RecordKind.PACKING else sealed.event.epcs())
+                        rows = []
+                        if kind in (RecordKind.PACKING, RecordKind.RETIREMENT):
+                            rows = await ProductCodeRow.filter(code__in=codes)
+                        await self._store(sealed, entry.index, None, rows)
+                        log.warning("record_reindexed", record=sealed.record_id, entry=entry.index)
+                        added += 1
+        return added
+
     # -- reading the index ---------------------------------------------------------------------
 
     async def _sealed(self, record_ids: Iterable[str]) -> list[SealedRecord]:
