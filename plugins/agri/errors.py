@@ -1,4 +1,4 @@
-"""The agri plugin's errors, in Ditto's error shape so phase 2's routes can return them as they are.
+"""The agri plugin's errors, in Ditto's error shape so the routes return them as they are.
 
 ::
 

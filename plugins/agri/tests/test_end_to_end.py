@@ -118,6 +118,9 @@ async def world(make_platform: MakePlatform, mosquitto: MosquittoBroker) -> Asyn
     settings_agri = {"plots": [
         {"id": PLOT_1, "name": "North field", "crop": "tomato", "node": "agri-node-plot-1", "secret": "n0de-1"},
         {"id": PLOT_2, "name": "South field", "crop": "tomato", "node": "agri-node-plot-2"},
+    ], "readers": [
+        {"id": "agri-reader-packing", "twin": "org.farm:reader-packing",
+         "read_point": "urn:twinledger:twin:org.farm:packing-line"},
     ]}  # fmt: skip
     platform = await make_platform(
         plugins=[agri, coap_plugin, mqtt_plugin],
