@@ -36,6 +36,7 @@ from twinledger.clock import to_us
 from .config import AgriSettings
 from .epcis import TransformationEvent
 from .errors import (
+    AgriError,
     DisclosureMismatch,
     ProductCodeInvalid,
     ProductCodeReused,
@@ -91,18 +92,29 @@ class AgriService:
                     "records they sign themselves.",
                     participant=pid,
                 )
-            registered = self.platform.ledger.participants.get(pid)
-            if registered is None:
-                continue
             try:
-                return Participant(pid, Role(registered.role), registered.name)
-            except ValueError:
-                continue
-        wanted = participant_id or principal.name
+                return self._registered(pid)
+            except RecordForbidden:
+                if participant_id:
+                    raise
         raise RecordForbidden(
-            f"{wanted!r} is not a registered agri participant (farm, testing_agency, logistics_provider or seller): "
-            "the operator registers participants and their public keys in the ledger.",
-            participant=wanted,
+            f"{principal.name!r} is not a registered agri participant (farm, testing_agency, logistics_provider or "
+            "seller): the operator registers participants and their public keys in the ledger.",
+            participant=principal.name,
+        )
+
+    def _registered(self, participant_id: str) -> Participant:
+        """The participant as registered in the ledger, with its agri role."""
+        registered = self.platform.ledger.participants.get(participant_id)
+        try:
+            if registered is not None:
+                return Participant(participant_id, Role(registered.role), registered.name)
+        except ValueError:
+            pass
+        raise RecordForbidden(
+            f"{participant_id!r} is not a registered agri participant (farm, testing_agency, logistics_provider or "
+            "seller): the operator registers participants and their public keys in the ledger.",
+            participant=participant_id,
         )
 
     # -- product codes -------------------------------------------------------------------------
@@ -156,19 +168,7 @@ class AgriService:
         """Check and record one signed record; returns its id and ledger index. Raises :class:`AgriError`
         or :class:`LedgerError` (both in Ditto's error shape) and records nothing when refused."""
         body, signature, disclosure = _unpack(request)
-        sealed = sealed_from_json(body["payload"])
-        if body.get("kind") != entry_kind(sealed.kind.value):
-            raise RecordInvalid(
-                f"The entry's kind is {body.get('kind')!r}; a {sealed.kind.value} record goes in as "
-                f"{entry_kind(sealed.kind.value)!r}."
-            )
-        if body.get("ref") != sealed.record_id:
-            raise RecordInvalid(
-                f"The entry's ref must be the record id {sealed.record_id} (SHA-256 of the sealed record's RFC 8785 "
-                f"JSON), got {body.get('ref')!r}."
-            )
-        if body.get("signer") != sealed.signer:
-            raise RecordInvalid(f"The entry is signed as {body.get('signer')!r} but the record as {sealed.signer!r}.")
+        sealed = self._check_entry(body)
         participant = self.participant(principal, sealed.signer)
         authorize(participant, TraceRecord(sealed.kind, sealed.signer, sealed.role, sealed.event))
         if disclosure is not None:
@@ -184,6 +184,26 @@ class AgriService:
                  entry=entry.index)  # fmt: skip
         await self._update_lot_twins(sealed)
         return {"recordId": sealed.record_id, "entryIndex": entry.index, "created": True}
+
+    def _check_entry(self, body: Mapping[str, Any]) -> SealedRecord:
+        """The sealed record inside an entry body, whose kind, ref and signer must agree with it."""
+        payload = body.get("payload")
+        if not isinstance(payload, Mapping):
+            raise RecordInvalid("The entry's payload is the sealed record (a JSON object).")
+        sealed = sealed_from_json(payload)
+        if body.get("kind") != entry_kind(sealed.kind.value):
+            raise RecordInvalid(
+                f"The entry's kind is {body.get('kind')!r}; a {sealed.kind.value} record goes in as "
+                f"{entry_kind(sealed.kind.value)!r}."
+            )
+        if body.get("ref") != sealed.record_id:
+            raise RecordInvalid(
+                f"The entry's ref must be the record id {sealed.record_id} (SHA-256 of the sealed record's RFC 8785 "
+                f"JSON), got {body.get('ref')!r}."
+            )
+        if body.get("signer") != sealed.signer:
+            raise RecordInvalid(f"The entry is signed as {body.get('signer')!r} but the record as {sealed.signer!r}.")
+        return sealed
 
     async def _check_against_store(self, sealed: SealedRecord) -> list[ProductCodeRow]:
         """Refuse a record that does not fit what is recorded; returns the code rows it changes."""
@@ -295,27 +315,34 @@ class AgriService:
         """Index the records on the ledger that the store lacks; returns how many.
 
         Records are appended and then indexed, one at a time, so only entries after the last indexed
-        one can be missing (the platform stopped between the two). Run at start.
+        one can be missing (the platform stopped between the two). They pass the same checks as at
+        submission, in log order: an ``agri.*`` entry appended around the plugin (through the core's
+        ledger API) that fails them is logged and left out of every trace. Run at start.
         """
         last = await RecordRow.all().order_by("-entry_index").first()
         after = int(last.entry_index) if last is not None else None
         added = 0
         async with self._lock:
+            pending = []
             for kind in RecordKind:
                 cursor = after
                 while found := await self.platform.ledger.find(kind=entry_kind(kind.value), after=cursor, limit=500):
-                    for entry in found:
-                        cursor = entry.index
-                        if entry.ref is None or await RecordRow.exists(record_id=entry.ref):
-                            continue
-                        sealed = sealed_from_json(entry.payload)
-                        codes = sorted(_outputs(sealed) if kind is RecordKind.PACKING else sealed.event.epcs())
-                        rows = []
-                        if kind in (RecordKind.PACKING, RecordKind.RETIREMENT):
-                            rows = await ProductCodeRow.filter(code__in=codes)
-                        await self._store(sealed, entry.index, None, rows)
-                        log.warning("record_reindexed", record=sealed.record_id, entry=entry.index)
-                        added += 1
+                    pending += found
+                    cursor = found[-1].index
+            for entry in sorted(pending, key=lambda e: e.index):
+                if entry.ref is None or await RecordRow.exists(record_id=entry.ref):
+                    continue
+                try:
+                    sealed = self._check_entry(entry.fields)
+                    participant = self._registered(sealed.signer)
+                    authorize(participant, TraceRecord(sealed.kind, sealed.signer, sealed.role, sealed.event))
+                    codes = await self._check_against_store(sealed)
+                except AgriError as exc:
+                    log.error("record_not_indexed", entry=entry.index, reason=exc.message)
+                    continue
+                await self._store(sealed, entry.index, None, codes)
+                log.warning("record_reindexed", record=sealed.record_id, entry=entry.index)
+                added += 1
         return added
 
     # -- reading the index ---------------------------------------------------------------------
@@ -466,8 +493,6 @@ def _unpack(request: Mapping[str, Any]) -> tuple[dict[str, Any], str, Disclosure
     kind = body.get("kind")
     if not isinstance(kind, str) or not kind.startswith(RECORD_KIND_PREFIX):
         raise RecordInvalid(f"The entry's kind is agri.<record kind> (got {kind!r}).")
-    if not isinstance(body.get("payload"), Mapping):
-        raise RecordInvalid("The entry's payload is the sealed record (a JSON object).")
     raw = request.get("disclosure")
     disclosure = None
     if raw is not None:
