@@ -1,5 +1,5 @@
 """Build each kind of trace record from domain values (what the farm app, the agency, the carrier,
-the shop and phase 2's ledger writer call). Every builder returns a checked :class:`TraceRecord`.
+the shop and the demo's storyline call). Every builder returns a checked :class:`TraceRecord`.
 
 Times are aware datetimes: the event keeps the offset it was given in, which is the local time zone
 of the place (EPCIS ``eventTimeZoneOffset``). ``extra`` adds ``agri:`` fields, public or withheld as

@@ -1,6 +1,6 @@
 """The demo storyline (two plots, a harvest, a test, packing, a trip, sales) as sealed records.
 
-Phase 2's demo drives the same steps through the platform (devices, partner API, ledger); here
+The demo (:mod:`.story`) drives the same steps through the platform (devices, service, ledger); here
 they are built directly, so the domain can be tested on its own. Deterministic throughout: the
 salts and serials come from :class:`SeededRandom`, never from the system's random source.
 """

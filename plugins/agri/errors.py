@@ -1,4 +1,4 @@
-"""The agri plugin's errors, in Ditto's error shape so phase 2's routes can return them as they are.
+"""The agri plugin's errors, in Ditto's error shape so the routes return them as they are.
 
 ::
 
@@ -7,6 +7,7 @@
         ├── ProductCodeInvalid   400 agri:productcode.invalid     malformed, mistyped or forged code
         ├── ProductCodeReused    409 agri:productcode.reused      a code that was ever assigned, again
         ├── ProductCodeRefused   409 agri:productcode.unavailable a sale of an expired/sold-out/retired/unknown code
+        ├── ProductCodeUnknown   404 agri:productcode.unknown     a well-formed code this platform never packed
         ├── RecordInvalid        400 agri:record.invalid          a record that does not fit its kind
         ├── RecordForbidden      403 agri:record.forbidden        a participant writing a kind its role may not
         └── DisclosureMismatch   400 agri:disclosure.mismatch     internal fields that do not match their sealed digest
@@ -58,6 +59,14 @@ class ProductCodeRefused(AgriError):
     default_description = "The product code's contract does not allow this now; its status says why."
 
 
+class ProductCodeUnknown(AgriError):
+    status, error = 404, "agri:productcode.unknown"
+    default_description = (
+        "No box carries this code: it was never issued and packed here. A code copied from a genuine box traces; "
+        "a made-up one does not."
+    )
+
+
 class RecordInvalid(AgriError):
     status, error = 400, "agri:record.invalid"
     default_description = "The trace record does not fit its kind; the message names the field."
@@ -79,6 +88,7 @@ __all__ = [
     "ProductCodeInvalid",
     "ProductCodeRefused",
     "ProductCodeReused",
+    "ProductCodeUnknown",
     "RecordForbidden",
     "RecordInvalid",
 ]

@@ -17,7 +17,7 @@ sample or batch, base name ``<device>/``, base time in seconds since the epoch, 
 ``lx``). The platform's SenML codec (the adapters area) decodes them; see :data:`SENML_TO_TWIN`.
 
 **Tag reads** (:class:`TagReaderModel`): the EPC of a bin or box seen at a read point, as JSON an
-MQTT tag reader publishes on ``agri/readers/<reader>/reads``.
+MQTT tag reader publishes on ``telemetry/agri/<reader>`` (Eclipse Hono's layout, which the MQTT adapter reads).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ SENML_TO_TWIN: dict[str, tuple[str, str, str | None]] = {
     "light/illuminance": ("light", "illuminance", "lx"),
     "camera/snapshot/uri": ("camera", "snapshot/uri", None),
     "camera/snapshot/sha256": ("camera", "snapshot/sha256", None),
-    "camera/snapshot/bytes": ("camera", "snapshot/bytes", "B"),
+    "camera/snapshot/bytes": ("camera", "snapshot/bytes", None),
+    "camera/snapshot/takenAt": ("camera", "snapshot/takenAt", None),
 }
 
 
@@ -243,7 +244,8 @@ def senml_snapshot(device: str, image: CameraImage) -> list[dict[str, Any]]:
         {"bn": f"{device}/", "bt": image.snapshot.taken_at.timestamp(), "n": "camera/snapshot/uri",
          "vs": image.snapshot.uri},
         {"n": "camera/snapshot/sha256", "vs": image.snapshot.sha256},
-        {"n": "camera/snapshot/bytes", "u": "B", "v": image.size},
+        {"n": "camera/snapshot/bytes", "v": image.size},
+        {"n": "camera/snapshot/takenAt", "vs": image.snapshot.taken_at.isoformat()},
     ]  # fmt: skip
 
 
@@ -296,15 +298,13 @@ class TagReaderModel:
 
     @property
     def topic(self) -> str:
-        return f"agri/readers/{self.reader}/reads"
+        return f"telemetry/agri/{self.reader}"
 
     def read(self, epc: str, at: datetime, sequence: int) -> TagRead:
         if at.utcoffset() is None:
             raise ValueError("Tag read times need a time zone offset.")
         noise = _unit_noise(self.seed, self.reader, epc, sequence)
-        payload = {
-            "reader": self.reader,
-            "readPoint": self.read_point,
+        payload = {  # the topic names the reader; its read point is an attribute of its twin
             "epc": epc,
             "readAt": at.isoformat(timespec="milliseconds"),
             "antenna": 1 + int((noise + 1) / 2 * self.antennas) % self.antennas,

@@ -6,7 +6,7 @@ alphabet (``0-9A-Z`` without ``I L O U``) carrying 80 bits from a cryptographica
 source. The serial fits GS1's AI 21 (at most 20 characters, all in its character set) and needs no
 escaping in EPC URIs. Random rather than sequential serials mean a code reveals nothing about
 volumes, and a forger who knows every issued code still hits an issued one with a chance of
-about issued/2^80. Generation asks the caller whether a candidate was ever issued (phase 2's
+about issued/2^80. Generation asks the caller whether a candidate was ever issued (the plugin's
 store, whose unique constraint has the last word) and never returns one that was.
 
 A code is written three ways, all accepted by :func:`parse_product_code`::

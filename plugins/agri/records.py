@@ -82,7 +82,7 @@ class RecordKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Participant:
-    """An authenticated participant; phase 2 binds ``id`` to the participant's Ed25519 key."""
+    """An authenticated participant; its ``id`` is a ledger participant with an Ed25519 key."""
 
     id: str
     role: Role
@@ -256,7 +256,7 @@ KINDS: Mapping[RecordKind, KindSpec] = {
     )
 }  # fmt: skip
 
-# Who may write what, as data: the one role per kind (phase 2's routes and ledger writer enforce it).
+# Who may write what, as data: the one role per kind (the routes enforce it).
 WRITERS: Mapping[RecordKind, Role] = {kind: spec.writer for kind, spec in KINDS.items()}
 
 

@@ -12,11 +12,11 @@ The records are linked the EPCIS way, through the identifiers they share:
   between the loading and the unloading of this box — a pallet's earlier or later trips are not
   this product's history.
 
-:func:`follow` names the identifiers to fetch records for (phase 2's store looks records up by
+:func:`follow` names the identifiers to fetch records for (the plugin's store looks records up by
 identifier until nothing new turns up); :func:`assemble_trace` orders what belongs to the code —
 by time, then by stage (sowing, growth, harvest, tests, packing, logistics, sale) — and asks the
 product-code contract for the code's status. Each item carries its signer and the record id that
-phase 2 attaches an inclusion proof to.
+the trace route attaches an inclusion proof to.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def test_tag_reads_are_deterministic_mqtt_messages() -> None:
     epcs = [f"urn:epc:id:sgtin:9521234.100012.{i:016d}" for i in range(4)]
     reads = reader.reads(epcs, DAY + timedelta(hours=16), timedelta(seconds=2))
     assert reads == reader.reads(epcs, DAY + timedelta(hours=16), timedelta(seconds=2))
-    assert [r.topic for r in reads] == ["agri/readers/reader-1/reads"] * 4
+    assert [r.topic for r in reads] == ["telemetry/agri/reader-1"] * 4
     first = json.loads(reads[0].encoded())
     assert first["epc"] == epcs[0] and first["readAt"] == "2024-06-03T16:00:00.000+02:00" and first["seq"] == 1
     assert all(1 <= r.payload["antenna"] <= 2 and -67 <= r.payload["rssi"] <= -49 for r in reads)
