@@ -108,7 +108,8 @@ async def _signed_appends(ctx: BenchContext, ledger: Ledger, count: int) -> tupl
             req = signed_entry(
                 key, signer=f"meter-operator-{i % 8}", kind="bench.delivery", payload=_payload(i), ref=f"d-{i}"
             )
-            out.append((canonical_json(req["body"]), base64.b64decode(req["signature"])))
+            # copied: orjson's bytes keep a 4 KB buffer each (100,000 requests: +400 MB), a socket's do not
+            out.append((bytes(memoryview(canonical_json(req["body"]))), base64.b64decode(req["signature"])))
         return out
 
     half = count // 2
