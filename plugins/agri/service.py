@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 from tortoise.exceptions import IntegrityError
 
@@ -458,7 +459,10 @@ class AgriService:
         for item in view["items"]:
             index = await self.entry_index(item["recordId"])
             item["entryIndex"] = index
-            item["receipt"] = await ledger.receipt(index)
+            receipt = await ledger.receipt(index)
+            item["signature"] = orjson.loads(receipt["entry"])["sig"]  # the signer's, over the entry body
+            item["inclusionProof"] = receipt["proof"]
+            item["receipt"] = receipt
         head = await ledger.latest_head()
         view["label"] = code.element_string
         view["treeHead"] = head.to_json()

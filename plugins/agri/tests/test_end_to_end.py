@@ -290,7 +290,8 @@ async def test_a_box_traced_to_its_whole_history_through_real_peers(world: World
             assert verified.body["payload"] == item["record"]
             assert verified.body["signer"] == item["signer"] == item["record"]["signer"]
             assert hashlib.sha256(rfc8785.dumps(item["record"])).hexdigest() == item["recordId"] == verified.body["ref"]
-            assert verified.index == item["entryIndex"]
+            assert verified.index == item["entryIndex"] == item["inclusionProof"]["leafIndex"]
+            assert base64.b64decode(item["signature"]) == base64.b64decode(json.loads(item["receipt"]["entry"])["sig"])
         signers = {i["kind"]: i["signer"] for i in trace["items"]}
         assert signers["test_report"] == LAB and signers["transport"] == CARRIER and signers["sale"] == SHOP
         text = response.text
