@@ -2,25 +2,24 @@
 
 - :data:`TWIN_TYPES`: an example pond twin type (features ``oxygen``, ``water``, ``aerator``)
 - :func:`pond_device`: a device spec feeding it; :func:`create_ponds`: the twins
-- :func:`eventually`: poll an async condition with a deadline (never a fixed sleep)
+- :func:`eventually`: poll a condition with a deadline (the core's ``twinledger.testing.eventually``)
 - :func:`running_platform`: a platform on SQLite in a directory, with plugins and devices
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from twinledger import DeviceSpec, Platform, Signal, hookimpl, load_settings
 from twinledger.plugins.manager import PluginManager
+from twinledger.testing import eventually
 
 TWIN_TYPES = Path(__file__).parent
 POND = "example:pond:1.0.0"
-T = TypeVar("T")
+__all__ = ["TWIN_TYPES", "DevicesPlugin", "create_ponds", "eventually", "pond_device", "running_platform"]
 
 
 def pond_device(device_id: str, thing_id: str, protocol: str = "mqtt", **extra: Any) -> DeviceSpec:
@@ -53,27 +52,6 @@ async def create_ponds(platform: Platform, *thing_ids: str) -> None:
     errors = [o.error for o in outcomes if o.error]
     if errors:
         raise RuntimeError(f"creating ponds failed: {errors[0]}")
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None] | T | None],
-    *,
-    within: float = 15.0,
-    every: float = 0.02,
-    what: str = "condition",
-) -> T:
-    """Return the first truthy result of ``check()`` (sync or async), polling until ``within`` s."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return result
-        last = result
-        await asyncio.sleep(every)
-    raise AssertionError(f"{what} not reached within {within} s (last: {last!r})")
 
 
 class DevicesPlugin:
