@@ -427,9 +427,15 @@ class AgriService:
 
     # -- traces --------------------------------------------------------------------------------
 
-    async def trace(self, text: str, at: datetime | None = None) -> dict[str, Any]:
+    async def trace(
+        self, text: str, at: datetime | None = None, *, internal_for: Principal | None = None
+    ) -> dict[str, Any]:
         """The public trace of a code: each record with its signer, ledger entry receipt (inclusion
-        proof, signed tree head, key registration) and the contract's status at ``at`` (default: now)."""
+        proof, signed tree head, key registration) and the contract's status at ``at`` (default: now).
+
+        With ``internal_for``, the internal view: records signed by that principal (every record for
+        an operator) also carry their withheld fields, checked against their sealed digest.
+        """
         code = self.parse_code(text)
         uri = code.epc_uri
         when = at or datetime.fromtimestamp(self.platform.clock.now(), UTC)
@@ -441,7 +447,13 @@ class AgriService:
             if more <= ids:
                 break
             ids |= more
-        trace = assemble_trace(code, records, at=when)
+        disclosures = None
+        if internal_for is not None:
+            readable = [r.record_id for r in records if internal_for.admin or r.signer in internal_for.subjects]
+            disclosures = {
+                d.record_id: Disclosure(d.salt, d.disclosed) for d in await DisclosureRow.filter(record_id__in=readable)
+            }
+        trace = assemble_trace(code, records, at=when, disclosures=disclosures)
         if trace.status.status is CodeStatus.UNKNOWN:
             row = await ProductCodeRow.get_or_none(code=uri)
             if row is None:
@@ -455,7 +467,7 @@ class AgriService:
                 code=uri,
             )
         ledger = self.platform.ledger
-        view = trace.public_view()
+        view = trace.public_view() if internal_for is None else trace.internal_view()
         for item in view["items"]:
             index = await self.entry_index(item["recordId"])
             item["entryIndex"] = index
