@@ -8,6 +8,7 @@ in the history as they will on the platform. Used by the plugin's own tests.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,17 @@ from .simulation import FeedingSchedule, run_pond
 
 DAY = 86_400.0
 UTC_OFFSET_H = 7.0
-__all__ = ["DAY", "MIDNIGHT", "UTC_OFFSET_H", "ClosedLoop", "History", "closed_loop_history", "farm_histories"]
+__all__ = [
+    "DAY",
+    "MIDNIGHT",
+    "UTC_OFFSET_H",
+    "ClosedLoop",
+    "History",
+    "aqua_settings",
+    "closed_loop_history",
+    "farm_histories",
+    "free_port",
+]
 MIDNIGHT = 1_700_000_000.0 - (1_700_000_000.0 + UTC_OFFSET_H * 3600) % DAY  # local, 2023-11-15
 
 
@@ -170,3 +181,46 @@ def farm_histories() -> dict[str, History]:
             {"id": f"{history.pond}/old", "kind": "feeding", "at": "2023-10-01T00:00:00Z", "feedKg": 999.0},
         )
     return {h.pond: h for h in (one, two)}
+
+
+# -- a farm on a running platform (the end-to-end and page tests) ------------------------------
+
+FARM, GATEWAY = "aqua.e2e:farm", "aqua.e2e:gateway"
+POND1, POND2 = "aqua.e2e:pond-1", "aqua.e2e:pond-2"
+FARMER, BANK, OTHER_BANK = "partner:farmer-e2e", "partner:bank-a", "partner:bank-b"
+CANARY = "other.ns:canary"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def aqua_settings(port: int) -> dict[str, Any]:
+    return {
+        "speed": 600.0,  # a simulated minute every 0.1 s
+        "reading_interval_s": 60.0,
+        "confirm_timeout_s": 3.0,
+        "farms": [
+            {
+                "id": FARM,
+                "name": "E2E fish farm",
+                "farmer": FARMER,
+                "gateway": {"id": GATEWAY, "port": port},
+                "ponds": [
+                    # pond 1 starts below its set point: the rule must start its aerator at once
+                    {
+                        "id": POND1,
+                        "seed": 1,
+                        "oxygen_start": 5.0,
+                        "set_point": 6.0,
+                        "hysteresis": 0.4,
+                        "min_on_time_s": 1,
+                    },
+                    {"id": POND2, "seed": 2, "oxygen_start": 6.5, "set_point": 4.0},
+                ],
+            }
+        ],
+    }

@@ -1,0 +1,50 @@
+"""The aqua pages in headless Chromium, on a platform running the farm gateway simulator."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from twinledger import Platform
+from twinledger.testing.browser import LoopbackPage
+from twinledger_adapters.testing import eventually
+from twinledger_plugins.aqua.testing import BANK, FARM, FARMER, POND1
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+async def test_pond_incident_and_portal_pages(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], browser_page: LoopbackPage
+) -> None:
+    assert platform.http is not None
+    await eventually(lambda: platform.ledger.find(kind="aqua.incident", thing_id=POND1), within=30, what="incident")
+    response = await clients[FARMER].post(
+        f"/api/plugins/aqua/farms/{FARM}/grants", json={"grantee": BANK, "role": "bank"}
+    )
+    assert response.status_code == 201
+    token, _ = await platform.http.tokens.create("operator:aqua", admin=True)
+    page = browser_page.page
+    base = platform.http.url + "/dash"
+    await page.goto(base + "/login")
+    await page.fill("#tl-login-token", token)
+    await page.fill("#tl-login-name", "Aqua Operator")
+    await page.click("#tl-login-submit")
+    await page.wait_for_selector("#tl-user")
+
+    await page.goto(f"{base}/aqua/ponds?pond={POND1}")
+    nav = page.locator('.tl-nav-section[data-plugin="aqua"]')
+    await expect(nav.locator(".tl-nav-link")).to_have_text(["Ponds", "Incidents", "Grants and evaluations"])
+    await expect(page.locator("#aqua-pond-summary")).to_contain_text("set point 6.0 mg/L")
+    await expect(page.locator("#aqua-pond-summary")).to_contain_text("time below set point")
+    await expect(page.locator("#aqua-pond-graph .main-svg").first).to_be_visible()
+    await expect(page.locator("#aqua-pond-suggestions")).to_contain_text("No forecast yet")
+
+    await page.goto(f"{base}/aqua/incidents")
+    await expect(page.locator("#aqua-incidents")).to_contain_text("handled")
+    await expect(page.locator("#aqua-incidents")).to_contain_text(POND1)
+
+    await page.goto(f"{base}/aqua/portal")
+    await expect(page.locator("#aqua-portal")).to_contain_text(BANK)
+    await expect(page.locator("#aqua-portal")).to_contain_text("active")
+    assert browser_page.console_errors == []
