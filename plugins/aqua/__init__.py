@@ -125,4 +125,9 @@ def twinledger_register_simulators(platform: Platform) -> list[Service]:
         return []
     gateways = [FarmGatewayServer(f, runtime.config) for f in runtime.config.farms if f.gateway.protocol == "opcua"]
     runtime.gateways.update({g.gateway.id: g for g in gateways})
-    return list(gateways)
+    services: list[Service] = list(gateways)
+    if runtime.config.demo_story and runtime.config.farms:
+        from .demo import DemoStory
+
+        services.append(DemoStory(platform, runtime.config.farms[0]))
+    return services

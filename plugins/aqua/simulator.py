@@ -91,7 +91,7 @@ class FarmGatewayServer:
     ) -> None:
         self.farm, self.config = farm, config
         self.gateway = farm.gateway
-        self.name = f"aqua.gateway:{self.gateway.key}"
+        self.name = f"aqua.gateway:{self.gateway.id}"
         self.endpoint = self.gateway.endpoint
         wall = time.time()
         self.clock = clock or PondClock(config.pond_start(wall, farm.utc_offset_h), config.speed)
@@ -153,7 +153,7 @@ class FarmGatewayServer:
             self._server = None
 
     def urls(self) -> dict[str, str]:
-        return {f"gateway {self.gateway.key}": self.endpoint}
+        return {f"{self.farm.name} gateway": self.endpoint}
 
     # -- the wall-clock driver ----------------------------------------------------------------------
 

@@ -201,6 +201,7 @@ def free_port() -> int:
 def aqua_settings(port: int) -> dict[str, Any]:
     return {
         "speed": 600.0,  # a simulated minute every 0.1 s
+        "start_hour": 1.0,  # pond time starts at 01:00 local: no photosynthesis, oxygen falls (deterministic)
         "reading_interval_s": 60.0,
         "confirm_timeout_s": 3.0,
         "farms": [
@@ -218,8 +219,9 @@ def aqua_settings(port: int) -> dict[str, Any]:
                         "set_point": 6.0,
                         "hysteresis": 0.4,
                         "min_on_time_s": 1,
+                        "aerator_sotr_kg_h": 60.0,  # strong enough to lift it at night within seconds
                     },
-                    {"id": POND2, "seed": 2, "oxygen_start": 6.5, "set_point": 4.0},
+                    {"id": POND2, "seed": 2, "oxygen_start": 7.5, "set_point": 4.0},
                 ],
             }
         ],

@@ -18,7 +18,7 @@ async def test_pond_incident_and_portal_pages(
     platform: Platform, clients: dict[str, httpx.AsyncClient], browser_page: LoopbackPage
 ) -> None:
     assert platform.http is not None
-    await eventually(lambda: platform.ledger.find(kind="aqua.incident", thing_id=POND1), within=30, what="incident")
+    await eventually(lambda: platform.ledger.find(kind="aqua.incident", thing_id=POND1), within=60, what="incident")
     response = await clients[FARMER].post(
         f"/api/plugins/aqua/farms/{FARM}/grants", json={"grantee": BANK, "role": "bank"}
     )
