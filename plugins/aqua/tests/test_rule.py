@@ -1,0 +1,103 @@
+"""The aerator rule on the core rules engine: set point, hysteresis, minimum on-time, auto mode only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import twinledger_plugins.aqua as aqua_plugin
+from twinledger import ConfigError, ManualClock, Platform, Signal
+from twinledger.testing.pytest_plugin import MakePlatform
+from twinledger_adapters.testing import eventually
+from twinledger_plugins.aqua.config import load_config
+from twinledger_plugins.aqua.rules import RULE
+
+POND = "aqua.t:pond-1"
+SETTINGS = {
+    "farms": [
+        {
+            "id": "aqua.t:farm",
+            "name": "T",
+            "farmer": "partner:farmer-t",
+            "gateway": {"id": "aqua.t:gateway", "port": 4999},
+            "ponds": [{"id": POND, "set_point": 4.0, "hysteresis": 0.5, "min_on_time_s": 600}],
+        }
+    ]
+}
+
+
+@pytest.fixture
+async def platform(make_platform: MakePlatform) -> Platform:
+    return await make_platform([aqua_plugin], clock=ManualClock(), plugin={"aqua": SETTINGS})
+
+
+def evaluations(platform: Platform) -> int:
+    return next(h.evaluations for h in platform.rules.health() if h.name == RULE)
+
+
+async def set_value(platform: Platform, path: str, value: Any) -> None:
+    """Apply a change and wait until the rule has evaluated the pond with it."""
+    before = evaluations(platform)
+    outcome = await platform.registry.apply(Signal(POND, path, value, op="put", source="test"))
+    assert outcome.accepted, outcome.error
+    await eventually(lambda: evaluations(platform) > before, what="the rule evaluated the change")
+
+
+def desired(platform: Platform) -> Any:
+    twin = platform.registry.cached(POND)
+    return twin.desired("aerator", "on") if twin is not None else None
+
+
+OXYGEN = "/features/oxygen/properties/value"
+
+
+async def _cleared(platform: Platform) -> bool:
+    return await platform.alerts.find(f"aqua.low-oxygen:{POND}") is None
+
+
+async def test_on_below_set_point_off_above_the_band_after_the_minimum_on_time(platform: Platform) -> None:
+    clock = platform.clock
+    assert isinstance(clock, ManualClock)
+    await set_value(platform, OXYGEN, 4.2)  # above the set point: nothing
+    assert desired(platform) is None
+    await set_value(platform, OXYGEN, 3.8)
+    await eventually(lambda: desired(platform) is True, what="aerator commanded on")
+    assert await platform.alerts.find(f"aqua.low-oxygen:{POND}") is not None
+    await set_value(platform, OXYGEN, 4.3)  # above the set point, inside the band: stays on
+    await set_value(platform, OXYGEN, 4.7)  # above the band, but the minimum on-time has not passed
+    assert desired(platform) is True and platform.rules.is_active(RULE, POND)
+    await clock.advance(600)
+    await set_value(platform, OXYGEN, 4.8)
+    await eventually(lambda: desired(platform) is False, what="aerator commanded off")
+    await eventually(lambda: _cleared(platform), what="low-oxygen alert cleared")
+
+
+async def test_manual_mode_is_left_to_the_farmer(platform: Platform) -> None:
+    await set_value(platform, "/features/aerator/properties/mode", "manual")
+    await set_value(platform, OXYGEN, 2.5)
+    assert desired(platform) is None and not platform.rules.is_active(RULE, POND)
+    await set_value(platform, "/features/aerator/properties/mode", "auto")  # back to auto: the rule acts
+    await eventually(lambda: desired(platform) is True, what="aerator commanded on")
+    await set_value(platform, "/features/aerator/properties/mode", "manual")  # the farmer takes over
+    assert not platform.rules.is_active(RULE, POND) and desired(platform) is True  # the aerator is left as is
+
+
+def test_settings_errors_are_clear() -> None:
+    with pytest.raises(ConfigError, match="must share its namespace"):
+        load_config(
+            {
+                "farms": [
+                    {
+                        "id": "aqua.a:farm",
+                        "name": "A",
+                        "farmer": "partner:a",
+                        "gateway": {"id": "aqua.b:gateway"},
+                        "ponds": [{"id": "aqua.a:pond-1"}],
+                    }
+                ]
+            },
+            demo=False,
+        )
+    assert load_config({}, demo=False).farms == []
+    assert len(load_config({}, demo=True).farms) == 2
