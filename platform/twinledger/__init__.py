@@ -15,7 +15,14 @@ from twinledger.bus import Subscriber
 from twinledger.clock import Clock, ManualClock, SystemClock
 from twinledger.commands import Command, CommandDispatcher, CommandRecord, CommandStatus, with_correlation_id
 from twinledger.config import Settings, load_settings
-from twinledger.dashboards.page import DashPage, PageCallback, live_input
+from twinledger.dashboards.page import (
+    ClientCallback,
+    DashPage,
+    PageCallback,
+    browser_receipt,
+    live_input,
+    verify_receipt_callback,
+)
 from twinledger.devices import Adapter, AdapterHealth, AdapterStatus, DeviceSpec, PointSpec, load_devices
 from twinledger.errors import (
     AlertError,
@@ -110,6 +117,7 @@ __all__ = [
     "Changed",
     "Check",
     "ClearAlert",
+    "ClientCallback",
     "Clock",
     "Command",
     "CommandDispatcher",
@@ -179,11 +187,13 @@ __all__ = [
     "TwinModelError",
     "TwinledgerError",
     "ValidationFailed",
+    "browser_receipt",
     "hookimpl",
     "hysteresis",
     "live_input",
     "load_devices",
     "load_rules",
     "load_settings",
+    "verify_receipt_callback",
     "with_correlation_id",
 ]

@@ -3,7 +3,6 @@ broker and a CoAP device, `twinledger adapters` / `devices` reading the running 
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from twinledger.testing.cli import run_cli
 from twinledger.testing.mosquitto import MosquittoBroker, free_port
 from twinledger_adapters.testing import TWIN_TYPES
 
@@ -35,15 +35,7 @@ POND = '{"definition": "example:pond:1.0.0", "features": {"oxygen": {"properties
 
 
 def tl(cwd: Path, *args: str, config: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TWINLEDGER_LOG__LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "twinledger.cli", *args, *(["--config", "tl.toml"] if config else [])],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_cli(*args, *(["--config", "tl.toml"] if config else []), cwd=cwd)
 
 
 def wait_for(check, what: str, within: float = 30.0):  # type: ignore[no-untyped-def]

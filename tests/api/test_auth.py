@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from sqlalchemy import select
 from twinledger import Platform
 from twinledger.api.settings import ApiSettings
 from twinledger.api.tables import api_tokens
+from twinledger.testing.cli import run_cli_async
 from twinledger.testing.pytest_plugin import MakePlatform
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
@@ -75,33 +73,20 @@ async def test_jwt_hs256_and_es256(make_platform: MakePlatform, tmp_path: Path) 
             assert await put(bad) == 401
 
 
-def tl(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TWINLEDGER_DATA_DIR": str(data_dir), "TWINLEDGER_LOG__LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "twinledger.cli", *args], capture_output=True, text=True, env=env, timeout=120
-    )
-
-
 @pytest.mark.slow
 async def test_tokens_cli_against_a_running_platform(make_platform: MakePlatform, tl_settings) -> None:  # type: ignore[no-untyped-def]
     platform: Platform = await make_platform(api=ApiSettings(token_cache_seconds=0))
     assert platform.http is not None
     data_dir = tl_settings.data_dir
-    created = await _run(tl, data_dir, "tokens", "create", "partner:insurer", "--description", "insurer")
+    created = await run_cli_async("tokens", "create", "partner:insurer", "--description", "insurer", data_dir=data_dir)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     assert token.startswith("tl_") and "revoke" in created.stderr
     async with httpx.AsyncClient(base_url=platform.http.url, headers={"Authorization": f"Bearer {token}"}) as c:
         assert (await c.get("/api/2/things/a.b:c")).status_code == 404
-        listing = await _run(tl, data_dir, "tokens", "list")
+        listing = await run_cli_async("tokens", "list", data_dir=data_dir)
         assert "partner:insurer" in listing.stdout and token not in listing.stdout
-        revoked = await _run(tl, data_dir, "tokens", "revoke", token.split("_")[1])
+        revoked = await run_cli_async("tokens", "revoke", token.split("_")[1], data_dir=data_dir)
         assert revoked.returncode == 0, revoked.stderr
         assert (await c.get("/api/2/things/a.b:c")).status_code == 401
-    assert (await _run(tl, data_dir, "tokens", "revoke", "nope")).returncode == 1
-
-
-async def _run(fn, *args):  # type: ignore[no-untyped-def]
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args)
+    assert (await run_cli_async("tokens", "revoke", "nope", data_dir=data_dir)).returncode == 1

@@ -48,6 +48,8 @@ def test_bench_writes_every_metric_of_the_chosen_scenarios(tmp_path: Path) -> No
     ):
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
     assert figures["memory_twins"] == 2000
+    assert figures["_machine"]["cores"] >= 1 and figures["_machine"]["cpu"]
+    assert set(figures["_load"]) == {"baseline", "ingest-registry", "memory"}
     assert b"ingest_registry_updates_per_s" in result.stdout  # the readable table
 
 

@@ -1,24 +1,18 @@
 """The command line, as a user runs it."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
 
+from twinledger.testing.cli import run_cli
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def tl(data_dir: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "TWINLEDGER_DATA_DIR": str(data_dir), "TWINLEDGER_LOG__LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "twinledger.cli", *args],
-        capture_output=True,
-        env=env,
-        input=input,
-        timeout=120,
-    )
+    return run_cli(*args, data_dir=data_dir, input=input, text=False)
 
 
 def test_twin_commands_and_deadletters(tmp_path: Path) -> None:

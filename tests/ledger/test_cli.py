@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -14,18 +12,11 @@ from twinledger.bench.context import BenchContext
 from twinledger.bench.scenarios import SCENARIOS
 from twinledger.ledger.keys import load_private_key
 from twinledger.ledger.note import Checkpoint, Note
+from twinledger.testing.cli import run_cli
 
 
 def tl(data_dir: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TWINLEDGER_DATA_DIR": str(data_dir), "TWINLEDGER_LOG__LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "twinledger.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        input=input.decode() if input else None,
-    )
+    return run_cli(*args, data_dir=data_dir, input=input)
 
 
 @pytest.mark.slow

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from twinledger.config import Settings
 from twinledger.ledger import audit, merkle, signed_entry
 from twinledger.ledger.keys import Ed25519PrivateKey
 from twinledger.storage import Database
+from twinledger.testing.cli import run_cli
 from twinledger.testing.pytest_plugin import MakePlatform
 
 ENTRIES = 40  # entry 0 registers the platform key, 1-2 the lab and its key, then 37 more
@@ -70,15 +69,7 @@ async def verify_db(settings: Settings) -> audit.VerifyResult:
 
 
 def tl(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TWINLEDGER_DATA_DIR": str(settings.data_dir),
-        "TWINLEDGER_DATABASE_URL": settings.resolved_database_url,
-        "TWINLEDGER_LOG__LEVEL": "WARNING",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "twinledger.cli", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+    return run_cli(*args, data_dir=settings.data_dir, env={"TWINLEDGER_DATABASE_URL": settings.resolved_database_url})
 
 
 async def test_an_untouched_log_verifies(make_platform: MakePlatform, tl_settings: Settings, tmp_path: Path) -> None:

@@ -1,9 +1,7 @@
 """``twinledger alerts`` as an operator runs it, on alerts a platform raised."""
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -11,11 +9,11 @@ import pytest
 
 from twinledger import Platform, load_settings
 from twinledger.plugins.manager import PluginManager
+from twinledger.testing.cli import run_cli
 
 
 def tl(data_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "TWINLEDGER_DATA_DIR": str(data_dir), "TWINLEDGER_LOG__LEVEL": "WARNING"}
-    return subprocess.run([sys.executable, "-m", "twinledger.cli", *args], capture_output=True, env=env, timeout=120)
+    return run_cli(*args, data_dir=data_dir, text=False)
 
 
 async def _raise(data_dir: Path) -> None:

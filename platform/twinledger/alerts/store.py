@@ -194,22 +194,19 @@ class AlertStore:
 
     async def acknowledge_key(self, key: str, *, by: str, note: str = "") -> Alert | None:
         """Acknowledge the open alert with ``key``; None if there is none (for rules and code)."""
-        row = await self._open_row(key)
-        if row is None:
-            return None
-        try:
-            return await self.acknowledge(row.id, by=by, note=note)
-        except AlertStateConflict:
-            return None
+        return await self._on_open(key, self.acknowledge, by=by, note=note)
 
     async def clear_key(self, key: str, *, by: str, note: str = "") -> Alert | None:
         """Clear the open alert with ``key``; None if there is none (for rules and code)."""
+        return await self._on_open(key, self.clear, by=by, note=note)
+
+    async def _on_open(self, key: str, action: Callable[..., Awaitable[Alert]], *, by: str, note: str) -> Alert | None:
         row = await self._open_row(key)
         if row is None:
             return None
         try:
-            return await self.clear(row.id, by=by, note=note)
-        except AlertStateConflict:
+            return await action(row.id, by=by, note=note)
+        except AlertStateConflict:  # acted on meanwhile: nothing left to do for this key
             return None
 
     async def _transition(self, alert_id: int, state: AlertState, now: int, by: str, note: str, **values: Any) -> bool:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from twinledger.api.deps import PrincipalDep, api_of
 from twinledger.api.errors import ParameterInvalid
+from twinledger.api.openapi import error_responses
 from twinledger.api.params import integer, number, time_us
 from twinledger.api.responses import json_response
 from twinledger.api.samples import aggregate
@@ -109,10 +110,7 @@ def add_routes(app: FastAPI) -> None:
             "description": description,
         }
 
-    errors = {
-        str(c): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        for c, d in ((400, "invalid parameter"), (401, "not authenticated"), (404, "no such thing or path"))
-    }
+    errors = error_responses((400, "invalid parameter"), (401, "not authenticated"), (404, "no such thing or path"))
     ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}
     thing = {**p("thingId", "path", "namespace:name", True), "schema": THING_ID_SCHEMA}
     app.add_api_route(

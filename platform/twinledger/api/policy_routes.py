@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from twinledger.api.body import read_json
 from twinledger.api.deps import PrincipalDep, api_of
+from twinledger.api.openapi import error_responses
 from twinledger.api.responses import empty_response, json_response
 from twinledger.api.things import THING_ID_SCHEMA
 from twinledger.model.ditto_protocol import parse_etag
@@ -156,16 +157,13 @@ def add_routes(app: FastAPI) -> None:
         schema = THING_ID_SCHEMA if name == "policyId" else {"type": "string"}
         return {"name": name, "in": "path", "required": True, "schema": schema}
 
-    errors = {
-        str(c): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        for c, d in (
-            (400, "malformed"),
-            (401, "not authenticated"),
-            (403, "not allowed"),
-            (404, "not found"),
-            (412, "precondition failed"),
-        )
-    }
+    errors = error_responses(
+        (400, "malformed"),
+        (401, "not authenticated"),
+        (403, "not allowed"),
+        (404, "not found"),
+        (412, "precondition failed"),
+    )
     body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}}
     written = {

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from twinledger.api.deps import PrincipalDep, api_of
 from twinledger.api.errors import ParameterInvalid, RqlInvalid
 from twinledger.api.fields import parse_fields
+from twinledger.api.openapi import error_responses
 from twinledger.api.responses import json_response
 from twinledger.api.rql import Node, Options, parse_filter, parse_options
 from twinledger.api.rql_eval import matches
@@ -178,10 +179,7 @@ def add_routes(app: FastAPI) -> None:
             "description": description,
         }
 
-    errors = {
-        str(c): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        for c, d in ((400, "invalid RQL or parameter"), (401, "not authenticated"))
-    }
+    errors = error_responses((400, "invalid RQL or parameter"), (401, "not authenticated"))
     params = [
         q("filter", 'RQL, e.g. and(eq(attributes/site,"north"),gt(features/oxygen/properties/value,5))'),
         q("namespaces", "comma-separated namespaces"),

@@ -20,6 +20,7 @@ from twinledger.api.commands import Condition
 from twinledger.api.deps import PrincipalDep, api_of
 from twinledger.api.errors import ParameterInvalid
 from twinledger.api.fields import parse_fields, select_fields
+from twinledger.api.openapi import error_responses
 from twinledger.api.responses import empty_response, json_response
 from twinledger.api.sse import event_stream
 from twinledger.errors import PreconditionFailed
@@ -74,21 +75,15 @@ _CONDITIONS = [
     _param("If-Match", "header", 'Apply only if the thing\'s ETag matches ("rev:N" or *).', required=False),
     _param("If-None-Match", "header", "Apply only if the ETag does not match (* : only if absent).", required=False),
 ]
-_ERRORS = {
-    str(code): {
-        "description": text,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-    for code, text in (
-        (400, "malformed request"),
-        (401, "not authenticated"),
-        (403, "not allowed by the policy"),
-        (404, "no such thing or resource (or not visible to you)"),
-        (412, "a precondition failed"),
-        (413, "too large"),
-        (415, "unsupported content type"),
-    )
-}
+_ERRORS = error_responses(
+    (400, "malformed request"),
+    (401, "not authenticated"),
+    (403, "not allowed by the policy"),
+    (404, "no such thing or resource (or not visible to you)"),
+    (412, "a precondition failed"),
+    (413, "too large"),
+    (415, "unsupported content type"),
+)
 
 
 def _openapi(template: str, method: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from twinledger.api.body import JSON, MERGE_PATCH, read_json
 from twinledger.api.deps import PrincipalDep, api_of
 from twinledger.api.errors import ParameterInvalid
 from twinledger.api.feeds import EventFilter
+from twinledger.api.openapi import error_responses
 from twinledger.api.responses import empty_response, json_response
 
 
@@ -63,10 +64,9 @@ async def delete_webhook(request: Request, principal: PrincipalDep) -> Response:
 
 def add_routes(app: FastAPI) -> None:
     hook_id = {"name": "webhookId", "in": "path", "required": True, "schema": {"type": "string"}}
-    errors = {
-        str(c): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        for c, d in ((400, "invalid"), (401, "not authenticated"), (404, "no such webhook of yours"), (415, "type"))
-    }
+    errors = error_responses(
+        (400, "invalid"), (401, "not authenticated"), (404, "no such webhook of yours"), (415, "type")
+    )
     ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}}
     body = {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}
     routes: list[tuple[str, str, Any, str, dict[str, Any]]] = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import sys
 import tempfile
 import time
@@ -70,6 +72,22 @@ class BenchRun:
     metrics: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    load: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """1-minute load average when each scenario started and ended: the machine is shared."""
+    machine: dict[str, Any] = field(default_factory=lambda: machine_info())
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on (Linux's /proc/cpuinfo names the CPU model)."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
 
 
 async def run_scenarios(
@@ -91,9 +109,10 @@ async def run_scenarios(
             scenario = SCENARIOS[name]
             workdir = Path(tmp) / name
             workdir.mkdir()
-            started = time.perf_counter()
+            started, load_before = time.perf_counter(), os.getloadavg()[0]
             metrics, error = await _run_one(scenario, duration, workdir, options, progress, tasks[name])
             result.seconds[name] = round(time.perf_counter() - started, 1)
+            result.load[name] = (round(load_before, 2), round(os.getloadavg()[0], 2))
             if error:
                 result.errors[name] = error
                 progress.update(tasks[name], status=f"[red]failed: {error.splitlines()[0][:60]}")
@@ -167,5 +186,8 @@ def report(run: BenchRun, console: Console) -> None:
         mark = "" if not ts else ("[green]ok" if all(verdicts) else "[red]miss" if False in verdicts else "?")
         table.add_row(key, shown, "; ".join(t.describe() for t in ts), mark)
     console.print(table)
+    m = run.machine
+    loads = ", ".join(f"{n} {a:.1f}→{b:.1f}" for n, (a, b) in run.load.items())
+    console.print(f"{m['cores']} cores, {m['cpu']}, Python {m['python']}; load average (1 min) per scenario: {loads}")
     for name, error in run.errors.items():
         console.print(f"[red]{name} failed:[/red] {error}")

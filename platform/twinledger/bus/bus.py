@@ -5,6 +5,11 @@ in-memory queue; when a subscriber falls behind and its queue would overflow, th
 dropped and the subscription reads the log from its position until it has caught up. So
 ingestion never waits for a slow subscriber, and a slow subscriber never loses an event; it is
 reported (``lagging`` in :meth:`EventBus.health`) while it catches up.
+
+The bus keeps the most recent events (``recent`` of them, shared by all subscriptions) and a
+catch-up reads those from memory; only a subscriber further behind reads the database. At
+saturation every subscriber lags for a moment; re-reading and decoding its events from the log
+cost more CPU than the ingestion that produced them, so it could never catch up again.
 """
 
 from __future__ import annotations
@@ -124,7 +129,9 @@ class Subscription:
         self.health.lagging = True
         while True:
             self._overflowed = False
-            events = await self.bus.registry.events_after(self.position, limit=self.sub.batch_size)
+            events = self.bus.recent_after(self.position, self.sub.batch_size)
+            if events is None:
+                events = await self.bus.registry.events_after(self.position, limit=self.sub.batch_size)
             if events:
                 await self._deliver(events)
             if len(events) < self.sub.batch_size and not self._overflowed:
@@ -215,8 +222,11 @@ class EventBus:
         *,
         clock: Clock | None = None,
         checkpoint_interval: float = 0.2,
+        recent: int = 20_000,
     ) -> None:
         self.registry = registry
+        self.recent = recent
+        self._recent: list[TwinEvent] = []  # contiguous seqs, the newest last
         self.clock: Clock = clock or SystemClock()
         self.checkpoints = CheckpointStore(registry.db, self.clock)
         self.checkpoint_interval = checkpoint_interval
@@ -226,8 +236,25 @@ class EventBus:
         registry.add_listener(self._on_commit)
 
     def _on_commit(self, events: Sequence[TwinEvent]) -> None:
+        recent = self._recent
+        if recent and events and events[0].seq != recent[-1].seq + 1:
+            recent.clear()  # not contiguous (a write bypassed the bus): the log is the reference
+        recent.extend(events)
+        if len(recent) > 2 * self.recent:
+            del recent[: len(recent) - self.recent]  # trimmed in bulk, not per commit
         for sub in self._subs.values():
             sub.offer(events)
+
+    def recent_after(self, seq: int, limit: int) -> list[TwinEvent] | None:
+        """Up to ``limit`` events after ``seq`` from memory, or None if memory no longer holds the
+        next one (then the log has it)."""
+        recent = self._recent
+        if not recent or self.recent <= 0:
+            return None
+        i = seq + 1 - recent[0].seq
+        if i < 0 or i > len(recent):
+            return None
+        return recent[i : i + limit]
 
     async def subscribe(
         self, sub: Subscriber, *, plugin: str | None = None, after_seq: int | None = None

@@ -40,7 +40,13 @@ def bench_cmd(
     )
     report(result, Console())
     if json_file is not None:
-        payload = {**result.metrics, "_errors": result.errors, "_seconds": result.seconds}
+        payload = {
+            **result.metrics,
+            "_errors": result.errors,
+            "_seconds": result.seconds,
+            "_load": result.load,
+            "_machine": result.machine,
+        }
         json_file.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         console.print(f"figures written to {json_file}")
     if result.errors:

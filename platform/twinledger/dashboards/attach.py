@@ -9,7 +9,9 @@
     await dashboards.stop()
 
 The pages are the core's (:mod:`twinledger.dashboards.pages`) and those plugins return from
-``twinledger_register_dash_pages``, collected once here.
+``twinledger_register_dash_pages``, collected once here. Plugin pages declared public
+(``DashPage.public``) go to a second Dash application at ``/public/``
+(:mod:`twinledger.dashboards.public`), made only when there are some.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from twinledger.dashboards.feed import LiveFeed
 from twinledger.dashboards.gate import SessionGate
 from twinledger.dashboards.page import DashPage
 from twinledger.dashboards.pages import core_pages
+from twinledger.dashboards.public import PUBLIC_PREFIX, PublicPages
 from twinledger.dashboards.server import build_dash
 from twinledger.dashboards.sessions import Sessions, session_key
-from twinledger.dashboards.site import CORE, OutputKey, Site
+from twinledger.dashboards.site import CORE, Link, OutputKey, Site
 from twinledger.dashboards.units import Units
 
 if TYPE_CHECKING:
@@ -50,7 +53,14 @@ class Dashboards:
     name = "dashboards"
 
     def __init__(
-        self, platform: Platform, dash_app: Dash, site: Site, feed: LiveFeed, prefix: str, sessions: Sessions
+        self,
+        platform: Platform,
+        dash_app: Dash,
+        site: Site,
+        feed: LiveFeed,
+        prefix: str,
+        sessions: Sessions,
+        public: PublicPages | None = None,
     ) -> None:
         self.platform = platform
         self.dash_app = dash_app
@@ -58,6 +68,7 @@ class Dashboards:
         self.feed = feed
         self.prefix = prefix
         self.sessions = sessions
+        self.public = public  # the public pages' app, when a plugin has public pages
         self._alerts: AlertStore | None = None
 
     async def start(self) -> None:
@@ -84,14 +95,21 @@ class Dashboards:
         """Every page's URL path, core pages first (for banners, tests and sitemaps)."""
         return [_relative(self.dash_app, m.route) for _, _, pages, _ in self.site.groups() for m in pages]
 
+    def public_routes(self) -> list[str]:
+        """The public pages' URL paths (``/public/<plugin>/<path>``), sorted."""
+        return self.public.routes() if self.public is not None else []
 
-def attach_dashboards(platform: Platform, app: FastAPI, *, prefix: str = DEFAULT_PREFIX) -> Dashboards:
-    """Serve the operator dashboards from ``app`` at ``prefix`` and collect the plugins' pages.
+
+def attach_dashboards(
+    platform: Platform, app: FastAPI, *, prefix: str = DEFAULT_PREFIX, public_prefix: str = PUBLIC_PREFIX
+) -> Dashboards:
+    """Serve the operator dashboards from ``app`` at ``prefix`` and collect the plugins' pages;
+    the plugins' public pages, if any, at ``public_prefix`` without a login.
 
     Call it once, before ``app`` starts serving (Dash adds a middleware and routes), then
     ``await dashboards.start()`` after the platform started. ``app`` must be served on the
     platform's event loop: the pages await the registry and the live feed directly. Paths outside
-    ``prefix`` are left alone: an unknown ``/api/...`` or ``/ws/...`` path stays a 404.
+    the prefixes are left alone: an unknown ``/api/...`` or ``/ws/...`` path stays a 404.
     """
     feed = LiveFeed()
     http = platform.settings.http
@@ -110,13 +128,29 @@ def attach_dashboards(platform: Platform, app: FastAPI, *, prefix: str = DEFAULT
     )
     site = Site()
     site.claim_outputs("the dashboards' frame", shell.OUTPUTS)
-    for page in core_pages(pc):
-        _mount(dash_app, site, CORE, page, sessions=sessions)
-    _mount_plugin_pages(platform, dash_app, site, sessions)
+    for core_page in core_pages(pc):
+        _mount(dash_app, site, CORE, core_page, sessions=sessions)
+    plugin_pages = _plugin_pages(platform, site)
+    operators = [(plugin, page) for plugin, page in plugin_pages if not _is_public(page)]
+    for plugin, page in operators:
+        _mount(dash_app, site, plugin, page, platform=platform, sessions=sessions)
+    public_pages = None
+    if len(operators) < len(plugin_pages):
+        origins = [_origin(public)] if public else None
+        public_pages = PublicPages(app, prefix=public_prefix, allowed_origins=origins)
+        for plugin, page in plugin_pages:
+            if _is_public(page):
+                _mount_public(platform, public_pages, site, plugin, page)
     dash_app.layout = lambda: shell.layout(pc)
     shell.register(dash_app, site, pc)
-    dashboards = Dashboards(platform, dash_app, site, feed, prefix, sessions)
-    log.info("dashboards_attached", prefix=prefix, pages=dashboards.routes(), problems=len(site.problems))
+    dashboards = Dashboards(platform, dash_app, site, feed, prefix, sessions, public_pages)
+    log.info(
+        "dashboards_attached",
+        prefix=prefix,
+        pages=dashboards.routes(),
+        public_pages=dashboards.public_routes(),
+        problems=len(site.problems),
+    )
     return dashboards
 
 
@@ -151,14 +185,39 @@ def _relative(dash_app: Dash, route: str) -> str:
     return str(dash_app.get_relative_path(route))  # type: ignore[no-untyped-call]
 
 
-def _mount_plugin_pages(platform: Platform, dash_app: Dash, site: Site, sessions: Sessions) -> None:
+def _plugin_pages(platform: Platform, site: Site) -> list[tuple[str, object]]:
     failures = len(platform.plugins.failures)
-    pages = platform.plugins.collect(HOOK, platform=platform)
+    pages: list[tuple[str, object]] = platform.plugins.collect(HOOK, platform=platform)
     for failure in platform.plugins.failures[failures:]:  # the hook raised or returned no list
         if failure.hook == HOOK:
             site.refuse(failure.plugin, f"its pages could not be loaded: {failure.error}")
-    for plugin, page in pages:
-        _mount(dash_app, site, plugin, page, platform=platform, sessions=sessions)
+    return pages
+
+
+def _is_public(page: object) -> bool:
+    return isinstance(page, DashPage) and page.public is not None
+
+
+def _mount_public(platform: Platform, public: PublicPages, site: Site, plugin: str, page: object) -> None:
+    """Mount a public page on the public app; a refusal is listed in the operators' navigation."""
+    mounted = public.site.add(plugin, page)
+    if mounted is not None:
+        try:
+            _register_callbacks(public.dash_app, public.site, plugin, mounted.page, mounted.route, None, public=True)
+        except Exception as exc:
+            public.site.remove(mounted.route)
+            mounted = public.site.refuse(plugin, f"page {mounted.page.title!r} left out: {exc}")
+            platform.plugins.record_failure(plugin, HOOK, exc)
+    if mounted is None:
+        problem = public.site.problems[-1]
+        site.refuse(plugin, f"public {problem.message}")
+        log.error("dashboard_page_refused", plugin=plugin, public=True, reason=problem.message)
+        return
+    url = public.url(mounted.route)
+    reason = mounted.page.public or ""
+    log.warning("public_dash_page", plugin=plugin, url=url, reason=reason)  # like PublicRouter: said at every start
+    if mounted.page.nav:
+        site.link(Link(plugin, mounted.page.title, url, reason, mounted.page.order))
 
 
 def _mount(
@@ -182,11 +241,20 @@ def _mount(
 
 
 def _register_callbacks(
-    dash_app: Dash, site: Site, plugin: str, page: DashPage, route: str, sessions: Sessions
+    dash_app: Dash,
+    site: Site,
+    plugin: str,
+    page: DashPage,
+    route: str,
+    sessions: Sessions | None,
+    *,
+    public: bool = False,
 ) -> None:
     owner = f"the page {page.title!r} of " + ("the core" if plugin == CORE else f"plugin {plugin!r}")
     conflict = site.claim_outputs(owner, _output_keys(page))
     if conflict is not None:
         raise ValueError(conflict)
     for cb in page.callbacks:
-        guard.register(dash_app, cb, plugin=plugin, route=route, partners=page.partners, sessions=sessions)
+        guard.register(
+            dash_app, cb, plugin=plugin, route=route, partners=page.partners, sessions=sessions, public=public
+        )

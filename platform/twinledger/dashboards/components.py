@@ -25,7 +25,7 @@ def error_panel(title: str, detail: str, *, hint: str = "") -> html.Div:
     return html.Div(
         [
             html.Div(title, className="tl-error-title"),
-            html.Pre(detail, className="tl-error-detail"),
+            html.Pre(detail, className="tl-error-detail") if detail else None,
             html.Div(hint, className="tl-error-hint") if hint else None,
         ],
         className="tl-error",

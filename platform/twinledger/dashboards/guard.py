@@ -4,7 +4,9 @@ Every page callback (the core's and the plugins') runs inside :func:`guarded`: a
 raises leaves its outputs as they were, shows an error panel at the top of its page naming the
 plugin, the callback and the cause, and is logged with the traceback. It runs only for an open
 session, and, unless its page is for partners (``DashPage.partners``), for operators only: a
-callback is reachable over the websocket whatever the navigation shows. Plain functions run in a
+callback is reachable over the websocket whatever the navigation shows. A public page's callback
+(``DashPage.public``) runs with no session at all, and its error panel tells the visitor nothing of
+the cause (that stays in the log). Plain functions run in a
 worker thread, ``async def`` ones on the event loop, so neither blocks the platform.
 """
 
@@ -23,7 +25,7 @@ from dash.exceptions import PreventUpdate
 
 from twinledger.dashboards.components import PAGE_ERROR_BODY, PAGE_ERROR_ID, error_panel
 from twinledger.dashboards.page import ClientCallback, PageCallback
-from twinledger.dashboards.sessions import Sessions, current_session
+from twinledger.dashboards.sessions import Sessions, bind, current_session, unbind
 from twinledger.dashboards.site import CORE
 
 log = structlog.get_logger("twinledger.dashboards")
@@ -37,21 +39,32 @@ def guarded(
     n_outputs: int,
     partners: bool = True,
     sessions: Sessions | None = None,
+    public: bool = False,
 ) -> Callable[..., Awaitable[Any]]:
     """``function`` made safe to run for its page: errors become the page's error panel, and it
-    runs only for a session that is still open (and for operators, unless the page is for partners)."""
+    runs only for a session that is still open (and for operators, unless the page is for partners);
+    a ``public`` page's runs for anyone, with no session bound."""
     name = getattr(function, "__qualname__", None) or repr(function)
     is_async = inspect.iscoroutinefunction(function)
     unchanged: Any = None if n_outputs == 0 else no_update if n_outputs == 1 else [no_update] * n_outputs
 
     @functools.wraps(function)
     async def run(*args: Any) -> Any:
+        if public:
+            token = bind(None)  # anonymous, whatever the request carried
+            try:
+                return await call(*args)
+            finally:
+                unbind(token)
         session = current_session()
         if sessions is not None and not await sessions.valid(session):
             raise PreventUpdate  # the live push sends the tab to the login page
         if not (partners or session.admin):
             log.warning("dashboard_callback_refused", plugin=plugin, page=route, callback=name, who=session.subject)
             raise PreventUpdate
+        return await call(*args)
+
+    async def call(*args: Any) -> Any:
         try:
             if is_async:
                 return await function(*args)
@@ -65,15 +78,24 @@ def guarded(
             log.error(
                 "dashboard_callback_failed", plugin=plugin, page=route, callback=name, error=repr(exc), exc_info=exc
             )
-            show_callback_error(plugin, name, exc)
+            show_callback_error(plugin, name, exc, public=public)
             return unchanged
 
     return run
 
 
-def show_callback_error(plugin: str, callback: str, exc: BaseException) -> None:
-    who = "A callback of this page" if plugin == CORE else f"A callback of the plugin {plugin!r}"
+def show_callback_error(plugin: str, callback: str, exc: BaseException, *, public: bool = False) -> None:
     at = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    if public:  # a visitor: no names, no causes
+        panel = error_panel(
+            f"Part of this page could not be updated ({at})",
+            "",
+            hint="What it would have shown was left as it was. Please try again later.",
+        )
+        set_props(PAGE_ERROR_BODY, {"children": panel})
+        set_props(PAGE_ERROR_ID, {"hidden": False})
+        return
+    who = "A callback of this page" if plugin == CORE else f"A callback of the plugin {plugin!r}"
     panel = error_panel(
         f"{who} failed at {at}",
         f"{callback}: {type(exc).__name__}: {exc}",
@@ -92,6 +114,7 @@ def register(
     route: str,
     partners: bool = True,
     sessions: Sessions | None = None,
+    public: bool = False,
 ) -> None:
     """Register one page callback on the app; raises if Dash refuses it (e.g. a duplicate output)."""
     outputs = list(cb.outputs)
@@ -108,6 +131,12 @@ def register(
         )
         return
     wrapper = guarded(
-        cb.function, plugin=plugin, route=route, n_outputs=len(outputs), partners=partners, sessions=sessions
+        cb.function,
+        plugin=plugin,
+        route=route,
+        n_outputs=len(outputs),
+        partners=partners,
+        sessions=sessions,
+        public=public,
     )
     dash_app.callback(*spec, prevent_initial_call=cb.prevent_initial_call)(wrapper)

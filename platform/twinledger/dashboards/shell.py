@@ -124,28 +124,7 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
                 "(event 'dashboard_layout_failed').",
             )
         set_props(TITLE, {"data": f"{page.title} · twinledger"})
-        head: list[Any] = [html.H1(page.title)]
-        if page.description:
-            head.append(html.P(page.description, className="tl-page-desc"))
-        if mounted.plugin != CORE:
-            head.insert(0, html.Div(mounted.plugin, className="tl-page-plugin"))
-        return html.Div(
-            [
-                html.Header(head, className="tl-page-head"),
-                html.Div(
-                    [
-                        html.Div(id=PAGE_ERROR_BODY),
-                        html.Button("Dismiss", id=PAGE_ERROR_DISMISS, className="tl-button"),
-                    ],
-                    id=PAGE_ERROR_ID,
-                    hidden=True,
-                    className="tl-page-error",
-                ),
-                html.Div(body, className="tl-page-body"),
-            ],
-            className="tl-page",
-            **_data(route=mounted.route),
-        )
+        return page_frame(mounted, body)
 
     @dash_app.callback(
         Output(PAGE_ERROR_ID, "hidden"), Input(PAGE_ERROR_DISMISS, "n_clicks"), prevent_initial_call=True
@@ -192,18 +171,57 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
             await asyncio.sleep(PUSH_INTERVAL)
 
 
+def page_frame(mounted: MountedPage, body: Any, *, plugin_label: bool = True) -> html.Div:
+    """A page as every page looks: its heading, the error panel of its callbacks, its body."""
+    page = mounted.page
+    head: list[Any] = [html.H1(page.title)]
+    if page.description:
+        head.append(html.P(page.description, className="tl-page-desc"))
+    if mounted.plugin != CORE and plugin_label:
+        head.insert(0, html.Div(mounted.plugin, className="tl-page-plugin"))
+    return html.Div(
+        [
+            html.Header(head, className="tl-page-head"),
+            html.Div(
+                [
+                    html.Div(id=PAGE_ERROR_BODY),
+                    html.Button("Dismiss", id=PAGE_ERROR_DISMISS, className="tl-button"),
+                ],
+                id=PAGE_ERROR_ID,
+                hidden=True,
+                className="tl-page-error",
+            ),
+            html.Div(body, className="tl-page-body"),
+        ],
+        className="tl-page",
+        **_data(route=mounted.route),
+    )
+
+
 def nav(site: Site, pc: PageContext, active: str | None, *, admin: bool = True) -> list[Any]:
     out: list[Any] = []
     for plugin, label, all_pages, problems in site.groups():
         pages = [m for m in all_pages if admin or m.page.partners]
+        links = site.links_of(plugin)
         if not admin:
             problems = []  # plugin failures are the operators' business
-            if not pages:
+            if not (pages or links):
                 continue
         items: list[Any] = [html.Div(label, className="tl-nav-group")]
         for m in pages:
             cls = "tl-nav-link" + (" tl-active" if m.route == active else "")
             items.append(dcc.Link(m.page.title, href=pc.relative(m.route), className=cls))
+        for link in links:  # another Dash app: a plain link, in a new tab
+            items.append(
+                html.A(
+                    [link.title, html.Span("public", className="tl-nav-public")],
+                    href=link.url,
+                    target="_blank",
+                    rel="noopener",
+                    title=f"Open to anyone, without a login: {link.reason}",
+                    className="tl-nav-link tl-nav-link-public",
+                )
+            )
         for p in problems:
             items.append(html.Div(f"⚠ {_short(p.message)}", title=p.message, className="tl-nav-problem"))
         out.append(html.Div(items, className="tl-nav-section", **_data(plugin=plugin)))

@@ -2,7 +2,8 @@
 
 Core pages live at ``/dash/<path>``, a plugin's pages at ``/dash/<plugin>/<path>``. A page that
 cannot be mounted (a malformed declaration, a path already taken, callbacks Dash refuses) is left
-out with the reason, which the navigation shows under the plugin's name.
+out with the reason, which the navigation shows under the plugin's name. The public pages' app has
+a site of its own; the operators' site only lists links to them (:class:`Link`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ class Problem:
     message: str
 
 
+@dataclass(slots=True)
+class Link:
+    """A page of another app (a public page) listed in the navigation."""
+
+    plugin: str
+    title: str
+    url: str
+    reason: str
+    order: int = 100
+
+
 OutputKey = tuple[str, str]  # (component id, property)
 
 
@@ -38,7 +50,16 @@ class Site:
     pages: dict[str, MountedPage] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     outputs: dict[OutputKey, str] = field(default_factory=dict)  # who writes each output
+    links: list[Link] = field(default_factory=list)
     _plugins: list[str] = field(default_factory=list)
+
+    def link(self, link: Link) -> None:
+        if link.plugin not in self._plugins:
+            self._plugins.append(link.plugin)
+        self.links.append(link)
+
+    def links_of(self, plugin: str) -> list[Link]:
+        return sorted((k for k in self.links if k.plugin == plugin), key=lambda k: (k.order, k.title))
 
     def claim_outputs(self, owner: str, keys: list[OutputKey]) -> str | None:
         """Reserve outputs for ``owner``; if one is taken (or listed twice), say which, claiming none.
@@ -101,7 +122,7 @@ class Site:
                 key=lambda m: (m.page.order, m.page.title),
             )
             problems = [p for p in self.problems if p.plugin == plugin]
-            if pages or problems:
+            if pages or problems or any(k.plugin == plugin for k in self.links):
                 yield plugin, CORE_LABEL if plugin == CORE else plugin, pages, problems
 
 

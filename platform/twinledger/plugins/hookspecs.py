@@ -372,6 +372,17 @@ def twinledger_register_dash_pages(platform: Platform) -> list[DashPage]:
     on the platform's event loop (``async def``) or in a worker thread (plain functions); take
     ``twinledger.live_input()`` as an input to follow twin changes live.
 
+    Pages are for logged-in operators (``partners=True``: also for partners, filtered by their
+    policies). A page that people must open without an account (a consumer tracing a product)
+    says why: ``DashPage(public="<reason>")``. It is served at ``/public/<plugin>/<path>`` by a
+    separate Dash application with its own plain frame, which holds nothing of the operators'
+    (no navigation, no session, no live feed, none of their callbacks); its layout and callbacks
+    run with no one logged in, so they must show only what is meant for everyone. The reason is
+    logged at every start and shown on the operators' link to the page. Ledger entries a page
+    shows can be checked in the visitor's browser with the core's WebCrypto check:
+    ``twinledger.browser_receipt`` (the data, for a ``dcc.Store``) and
+    ``twinledger.verify_receipt_callback`` (the callback that shows the verdict).
+
     Errors are isolated: if the hook raises, the plugin's pages are missing and the navigation
     says why; a malformed page, or one whose path another page has, or whose callbacks Dash
     refuses (an output already used elsewhere), is left out with the reason; a layout or callback
@@ -396,6 +407,34 @@ def twinledger_register_dash_pages(platform: Platform) -> list[DashPage]:
                     layout=html.Div(id="aqua-oxygen"),
                     callbacks=[PageCallback(oxygen, outputs=[Output("aqua-oxygen", "children")],
                                             inputs=[live_input()])],
+                )
+            ]
+
+    A public page whose records the visitor's browser checks (``/public/agri/trace?code=...``)::
+
+        from dash import MATCH, dcc, html
+        from twinledger import DashPage, browser_receipt, verify_receipt_callback
+
+        @hookimpl
+        def twinledger_register_dash_pages(platform):
+            async def trace(code: str = "", **_):
+                records = await trace_records(platform, code)  # the plugin's own, public data only
+                return html.Ol([
+                    html.Li([r.step,
+                             dcc.Store(id={"type": "agri-receipt", "n": r.index},
+                                       data=await browser_receipt(platform.ledger, r.index)),
+                             html.Div(id={"type": "agri-verdict", "n": r.index})])
+                    for r in records
+                ])
+
+            return [
+                DashPage(
+                    path="/trace",
+                    title="Trace a product",
+                    layout=trace,
+                    public="consumers trace the code printed on the box, without an account",
+                    callbacks=[verify_receipt_callback({"type": "agri-receipt", "n": MATCH},
+                                                       {"type": "agri-verdict", "n": MATCH})],
                 )
             ]
     """

@@ -17,7 +17,7 @@ import abc
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from twinledger.errors import RuleError
 from twinledger.model.paths import Segments, parse_path
@@ -236,14 +236,16 @@ def _numbers(*values: Any) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-@dataclass(frozen=True, slots=True)
-class AllOf(Condition):
-    """Every condition holds (all are evaluated, so :class:`Changed` keeps its memory current)."""
+@dataclass(frozen=True, slots=True, init=False)
+class _Combination(Condition):
+    """Conditions joined by ``and`` / ``or``; every one is evaluated (no short cut), so
+    :class:`Changed` keeps its memory current."""
 
     conditions: tuple[Condition, ...]
+    _any: ClassVar[bool]
 
     def __init__(self, *conditions: Condition) -> None:
-        object.__setattr__(self, "conditions", _check_children(conditions, "AllOf"))
+        object.__setattr__(self, "conditions", _check_children(conditions, type(self).__name__))
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -254,34 +256,26 @@ class AllOf(Condition):
         return any(c.momentary for c in self.conditions)
 
     def test(self, ev: Evaluation) -> bool:
-        return all([c.test(ev) for c in self.conditions])
+        results = [c.test(ev) for c in self.conditions]
+        return any(results) if self._any else all(results)
 
     def describe(self) -> str:
-        return "(" + " and ".join(c.describe() for c in self.conditions) + ")"
+        word = " or " if self._any else " and "
+        return "(" + word.join(c.describe() for c in self.conditions) + ")"
 
 
-@dataclass(frozen=True, slots=True)
-class AnyOf(Condition):
-    """At least one condition holds (all are evaluated, as in :class:`AllOf`)."""
+@dataclass(frozen=True, slots=True, init=False)
+class AllOf(_Combination):
+    """Every condition holds."""
 
-    conditions: tuple[Condition, ...]
+    _any = False
 
-    def __init__(self, *conditions: Condition) -> None:
-        object.__setattr__(self, "conditions", _check_children(conditions, "AnyOf"))
 
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(p for c in self.conditions for p in c.paths)
+@dataclass(frozen=True, slots=True, init=False)
+class AnyOf(_Combination):
+    """At least one condition holds."""
 
-    @property
-    def momentary(self) -> bool:
-        return any(c.momentary for c in self.conditions)
-
-    def test(self, ev: Evaluation) -> bool:
-        return any([c.test(ev) for c in self.conditions])
-
-    def describe(self) -> str:
-        return "(" + " or ".join(c.describe() for c in self.conditions) + ")"
+    _any = True
 
 
 @dataclass(frozen=True, slots=True)

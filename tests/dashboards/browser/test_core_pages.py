@@ -132,7 +132,7 @@ async def test_events_page_streams_and_filters_events(
         await page.fill("#tl-events-thing", "")
         await page.fill("#tl-events-source", "sim:org.farm")
         await expect(rows.first).to_contain_text("sim:org.farm:pond-2")
-        assert await rows.filter(has_not_text="sim:org.farm:pond-2").count() == 0
+        await expect(rows.filter(has_not_text="sim:org.farm:pond-2")).to_have_count(0)  # once redrawn
 
         await page.fill("#tl-events-path", "no-such-path")
         await expect(page.locator(".tl-empty")).to_contain_text("No recent event matches these filters.")

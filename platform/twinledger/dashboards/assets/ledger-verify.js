@@ -219,10 +219,14 @@
     try { return window.localStorage.getItem(PIN_PREFIX + origin); } catch (e) { return null; }
   }
 
-  async function verify(data) {
+  /* The verdict on one receipt, as a Dash component; `ids` gives its parts the ids of the ledger
+     page (one verdict there), other pages get none (they may show many). */
+  async function verdict(data, ids) {
     if (!data) return window.dash_clientside.no_update;
+    const id = (name) => (ids ? { id: name } : {});
     if (data.error) {
-      return h("Div", { className: "tl-verdict tl-verdict-bad", id: "tl-ledger-verdict-box" }, [
+      return h("Div", Object.assign({ className: "tl-verdict tl-verdict-bad", "data-ok": "false",
+                                      "data-index": String(data.index ?? "") }, id("tl-ledger-verdict-box")), [
         h("Div", { className: "tl-verdict-title" }, `Entry ${data.index ?? ""} cannot be checked`),
         h("Div", {}, data.error),
       ]);
@@ -231,7 +235,7 @@
     const kept = pinned(data.origin);
     const source = kept
       ? (kept === data.vkey ? "the log key pinned in this browser" : "the log key pinned in this browser (the server sent a different one!)")
-      : "the log key as the server sent it — pin it to stop relying on the server for it";
+      : "the log key as the server sent it" + (ids ? " — pin it to stop relying on the server for it" : "");
     let ok = true, reason = "";
     try {
       await check(data.receipt, kept || data.vkey, steps);
@@ -244,9 +248,10 @@
     const title = ok
       ? `Entry ${data.index} verified in this browser`
       : `Entry ${data.index} FAILED verification`;
-    return h("Div", { className: "tl-verdict " + (ok ? "tl-verdict-ok" : "tl-verdict-bad"), id: "tl-ledger-verdict-box",
-                      "data-ok": ok ? "true" : "false", "data-index": String(data.index) }, [
-      h("Div", { className: "tl-verdict-title", id: "tl-ledger-verdict-title" }, ok ? "✓ " + title : "✗ " + title + ": " + reason),
+    return h("Div", Object.assign({ className: "tl-verdict " + (ok ? "tl-verdict-ok" : "tl-verdict-bad"),
+                                    "data-ok": ok ? "true" : "false", "data-index": String(data.index) },
+                                  id("tl-ledger-verdict-box")), [
+      h("Div", Object.assign({ className: "tl-verdict-title" }, id("tl-ledger-verdict-title")), ok ? "✓ " + title : "✗ " + title + ": " + reason),
       h("Div", { className: "tl-verdict-sub" }, `Checked with ${source}, by WebCrypto (SHA-256, Ed25519) in this page; the server only supplied the receipt.`),
       h("Ol", { className: "tl-steps" }, items),
     ]);
@@ -284,7 +289,8 @@
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.twinledger_ledger = {
-    verify,
+    verify: (data) => verdict(data, true), // the ledger page
+    verify_receipt: (data) => verdict(data, false), // any page: twinledger.verify_receipt_callback
     pin,
     status: (info) => (info ? pinStatus(info.origin, info.vkey) : ""),
   };
