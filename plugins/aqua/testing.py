@@ -1,7 +1,7 @@
 """Test helpers for the aqua plugin: pond histories shaped like the platform's event log.
 
 :class:`History` builds one pond's :class:`twinledger.TwinEvent` list (one revision per change);
-:func:`closed_loop_history` runs a simulated pond with a stand-in for the aerator rule (phase 2
+:func:`closed_loop_history` runs a simulated pond with a stand-in for the aerator rule (the platform
 uses the platform's rules engine instead) so that incidents, confirmations and recoveries appear
 in the history as they will on the platform. Used by the plugin's own tests.
 """
@@ -80,7 +80,7 @@ class History:
 
 @dataclass
 class ClosedLoop:
-    """What phase 2 wires for real: the pond's readings, the aerator rule (on below the set point,
+    """A stand-in for what the platform wires (tests/test_end_to_end.py): the pond's readings, the aerator rule (on below the set point,
     off at set point + band after the minimum on-time) and the controller's confirmation."""
 
     history: History
