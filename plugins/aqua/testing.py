@@ -80,8 +80,9 @@ class History:
 
 @dataclass
 class ClosedLoop:
-    """A stand-in for what the platform wires (tests/test_end_to_end.py): the pond's readings, the aerator rule (on below the set point,
-    off at set point + band after the minimum on-time) and the controller's confirmation."""
+    """A stand-in for what the platform wires (tests/test_end_to_end.py): the pond's readings, the
+    aerator rule (on below the set point, off at set point + band after the minimum on-time) and
+    the controller's confirmation."""
 
     history: History
     set_point: float = 4.0
