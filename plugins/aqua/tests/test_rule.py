@@ -7,11 +7,14 @@ from typing import Any
 import pytest
 
 import twinledger_plugins.aqua as aqua_plugin
-from twinledger import ConfigError, ManualClock, Platform, Signal
+from twinledger import ConfigError, ManualClock, Platform, Settings, Signal
+from twinledger.plugins.manager import PluginManager
 from twinledger.testing.pytest_plugin import MakePlatform
 from twinledger_adapters.testing import eventually
 from twinledger_plugins.aqua.config import load_config
+from twinledger_plugins.aqua.records import IncidentRecord
 from twinledger_plugins.aqua.rules import RULE
+from twinledger_plugins.aqua.runtime import runtime_of
 
 POND = "aqua.t:pond-1"
 SETTINGS = {
@@ -103,3 +106,48 @@ def test_settings_errors_are_clear() -> None:
         )
     assert load_config({}, demo=False).farms == []
     assert len(load_config({}, demo=True).farms) == 2
+
+
+async def test_an_incident_open_at_a_restart_closes_after_it_once(tl_settings: Settings) -> None:
+    """The tracker's state is in memory: after a restart it is rebuilt from the pond's history."""
+    settings = tl_settings.model_copy(update={"plugin": {"aqua": SETTINGS}})
+
+    async def started() -> Platform:
+        manager = PluginManager(settings.plugins)
+        manager.register(aqua_plugin, "aqua")
+        platform = Platform(settings, plugins=manager)
+        await platform.start()
+        return platform
+
+    first = await started()
+    try:
+        outcome = await first.registry.apply(Signal(POND, OXYGEN, 3.5, op="put", source="test"))
+        assert outcome.event is not None
+        low = outcome.event
+        recorder = runtime_of(first).incidents
+        assert recorder is not None
+        await eventually(lambda: (t := recorder.tracker(POND)) is not None and t.open_incident, what="incident open")
+    finally:
+        await first.stop()
+    second = await started()
+    try:
+        await second.registry.apply(Signal(POND, OXYGEN, 4.8, op="put", source="test"))
+        found = await eventually(
+            lambda: second.ledger.find(kind="aqua.incident", thing_id=POND), what="incident closed and recorded"
+        )
+        (entry,) = found
+        record = IncidentRecord.model_validate(entry.payload)
+        assert record.detected_value == 3.5 and record.detected_at == low.ts
+        assert record.id == f"incident/{POND}@{low.revision}" and entry.signer == "aqua.t:gateway"
+        # replaying the history again (a third start) records nothing twice
+        await second.stop()
+        third = await started()
+        try:
+            await third.registry.apply(Signal(POND, OXYGEN, 4.9, op="put", source="test"))
+            await eventually(lambda: (r := runtime_of(third).incidents) is not None and r.tracker(POND), what="replay")
+            assert len(await third.ledger.find(kind="aqua.incident", thing_id=POND)) == 1
+        finally:
+            await third.stop()
+    finally:
+        if second.started.is_set():
+            await second.stop()
