@@ -255,3 +255,11 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
     assert (await platform.ledger.entry(response.json()["entry"])).signer == FARMER
     assert (await bank.get(api(f"/farms/{FARM}/credit-report"))).status_code == 403
     assert (await bank.get(f"/api/2/things/{POND1}")).status_code == 404
+
+    # bad requests get clear Ditto errors
+    response = await farmer.get(api("/farms/aqua.e2e:nowhere/credit-report"))
+    assert response.status_code == 404 and response.json()["error"] == "aqua:farm.notfound"
+    response = await farmer.post(api(f"/farms/{FARM}/grants"), json={"grantee": BANK, "role": "landlord"})
+    assert response.status_code == 400 and "role" in response.json()["message"]
+    response = await farmer.post(api(f"/farms/{FARM}/grants/revoke"), json={"grantId": "consent/none"})
+    assert response.status_code == 404 and response.json()["error"] == "aqua:consent.notfound"
