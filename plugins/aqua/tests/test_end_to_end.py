@@ -161,6 +161,8 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
     body = response.json()
     report = CreditReport.model_validate(body["report"])
     assert report.farm == FARM and set(report.ponds) == {POND1, POND2}
+    recorded = await platform.ledger.entry(body["entry"])  # the ledger commits to the report's digest
+    assert recorded.signer == "platform" and recorded.payload["digest"] == report.digest() == body["digest"]
     # recomputed from the raw event history (not the ledger), the figures match
     ledgered_incidents = [
         IncidentRecord.model_validate(e.payload) for e in await ledgered(platform, "aqua.incident", POND1)
