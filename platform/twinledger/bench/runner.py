@@ -64,6 +64,8 @@ RATIOS = {
     "ingest_mqtt_vs_baseline": ("ingest_mqtt_updates_per_s", "baseline_mqtt_msgs_per_s"),
     "ingest_coap_vs_baseline": ("ingest_coap_updates_per_s", "baseline_coap_requests_per_s"),
     "ingest_registry_vs_sqlite_baseline": ("ingest_registry_updates_per_s", "baseline_sqlite_rows_per_s"),
+    "ingest_opcua_vs_baseline": ("ingest_opcua_updates_per_s", "baseline_opcua_notifications_per_s"),
+    "ledger_appends_vs_verify_baseline": ("ledger_appends_per_s", "baseline_ed25519_verifications_per_s"),
 }
 
 

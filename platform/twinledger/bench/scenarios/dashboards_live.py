@@ -64,7 +64,9 @@ async def run(ctx: BenchContext) -> Metrics:
     if missing:
         raise RuntimeError(missing)
     background_rate = float(ctx.options.get("rate", 5000)) / 10
-    platform = Platform(load_settings(data_dir=ctx.workdir / "data"), plugins=PluginManager())
+    # the scenario serves its own app with the dashboards (not the partner API's, which would add its own)
+    settings = load_settings(data_dir=ctx.workdir / "data", http={"port": 0, "dashboards": False})
+    platform = Platform(settings, plugins=PluginManager())
     await platform.start()
     load: asyncio.Task[None] | None = None
     try:
@@ -75,8 +77,15 @@ async def run(ctx: BenchContext) -> Metrics:
         app = FastAPI()
         dashboards = attach_dashboards(platform, app)
         await dashboards.start()
+        assert platform.http is not None
+        token, _ = await platform.http.tokens.create("operator:bench", admin=True)
         async with serve_asgi(app) as base_url, chromium_page() as lp:
             page = lp.page
+            await page.goto(f"{base_url}/dash/login")  # the dashboards need a session
+            await page.fill("#tl-login-token", token)
+            await page.fill("#tl-login-name", "bench")
+            await page.click("#tl-login-submit")
+            await page.wait_for_selector("#tl-user")
             await page.goto(f"{base_url}/dash/twin?id={SHOWN}")
             await page.wait_for_selector('[data-prop="level.value"]')
             await page.wait_for_selector(".tl-dot")  # the live push is connected

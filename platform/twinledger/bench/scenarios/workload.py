@@ -14,7 +14,7 @@ from twinledger.storage.tables import events
 GATEWAY = "twinledger:gateway:1.0.0"
 
 
-def gateway_twins(count: int, namespace: str = "bench") -> list[Signal]:
+def gateway_twins(count: int, namespace: str = "bench", *, first: int = 0) -> list[Signal]:
     """Typed twins (gateway + connectivity feature) so ingest pays for validation as users do."""
     return [
         Signal(
@@ -24,7 +24,7 @@ def gateway_twins(count: int, namespace: str = "bench") -> list[Signal]:
             op="put",
             source="bench",
         )
-        for i in range(count)
+        for i in range(first, first + count)
     ]
 
 
