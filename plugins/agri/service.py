@@ -32,7 +32,6 @@ import structlog
 from tortoise.exceptions import IntegrityError
 
 from twinledger import Platform, Principal, Signal
-from twinledger.clock import to_us
 
 from .config import AgriSettings
 from .epcis import TransformationEvent
@@ -138,7 +137,7 @@ class AgriService:
                 taken = await ProductCodeRow.filter(code__in=[c.epc_uri for c in codes]).count()
                 if taken:
                     continue  # 2^-80 per code; the unique constraint below is the real guard
-                now = to_us(self.platform.clock.now())
+                now = int(self.platform.clock.now() * 1_000_000)
                 try:
                     async with self.platform.plugin_data.transaction():
                         for c in codes:
