@@ -7,92 +7,206 @@ This module is the import surface for plugin authors::
 The hooks are documented in ``twinledger.plugins.hookspecs`` (rendered to docs/plugins.md).
 
 Everything else in the package is internal and may change.
+
+The names are imported on first use (PEP 562), so that ``import twinledger.<module>`` and the
+command line do not load the whole platform (FastAPI, Dash, Tortoise...) when they need a part.
 """
 
-from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, AlertStore, Severity
-from twinledger.app import Platform
-from twinledger.bus import Subscriber
-from twinledger.clock import Clock, ManualClock, SystemClock
-from twinledger.commands import Command, CommandDispatcher, CommandRecord, CommandStatus, with_correlation_id
-from twinledger.config import Settings, load_settings
-from twinledger.dashboards.page import (
-    ClientCallback,
-    DashPage,
-    PageCallback,
-    browser_receipt,
-    live_input,
-    verify_receipt_callback,
-)
-from twinledger.devices import Adapter, AdapterHealth, AdapterStatus, DeviceSpec, PointSpec, load_devices
-from twinledger.errors import (
-    AlertError,
-    AlertNotFound,
-    AlertStateConflict,
-    CommandError,
-    CommandFailed,
-    CommandTimedOut,
-    ConfigError,
-    ContractError,
-    PayloadInvalid,
-    PluginError,
-    PreconditionFailed,
-    ResourceNotFound,
-    RuleError,
-    StorageError,
-    ThingConflict,
-    ThingIdInvalid,
-    ThingNotFound,
-    ThingTooLarge,
-    TwinError,
-    TwinledgerError,
-    TwinModelError,
-    ValidationFailed,
-)
-from twinledger.ledger import (
-    Anchor,
-    ConsistencyProof,
-    InclusionProof,
-    Ledger,
-    LedgerEntry,
-    LedgerError,
-    LedgerRecord,
-    LedgerWriter,
-    SignedHead,
-)
-from twinledger.messages import MessageHub, PartnerMessage
-from twinledger.plugins.hookspecs import hookimpl
-from twinledger.policies import NotAllowed, Policy, PolicyEntry, PolicyStore, Principal, SubjectView
-from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
-from twinledger.rules import (
-    AcknowledgeAlert,
-    ActionContext,
-    AllOf,
-    AnyOf,
-    Between,
-    Call,
-    CallContract,
-    Changed,
-    Check,
-    ClearAlert,
-    Compare,
-    Contract,
-    ContractCall,
-    EmitMessage,
-    Exists,
-    Not,
-    OneOf,
-    RaiseAlert,
-    RateLimit,
-    Rule,
-    RuleEngine,
-    RuleHealth,
-    SetDesired,
-    hysteresis,
-    load_rules,
-)
-from twinledger.services import Service
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, AlertStore, Severity
+    from twinledger.app import Platform
+    from twinledger.bus import Subscriber
+    from twinledger.clock import Clock, ManualClock, SystemClock
+    from twinledger.commands import Command, CommandDispatcher, CommandRecord, CommandStatus, with_correlation_id
+    from twinledger.config import Settings, load_settings
+    from twinledger.dashboards.page import (
+        ClientCallback,
+        DashPage,
+        PageCallback,
+        browser_receipt,
+        live_input,
+        verify_receipt_callback,
+    )
+    from twinledger.devices import Adapter, AdapterHealth, AdapterStatus, DeviceSpec, PointSpec, load_devices
+    from twinledger.errors import (
+        AlertError,
+        AlertNotFound,
+        AlertStateConflict,
+        CommandError,
+        CommandFailed,
+        CommandTimedOut,
+        ConfigError,
+        ContractError,
+        PayloadInvalid,
+        PluginError,
+        PreconditionFailed,
+        ResourceNotFound,
+        RuleError,
+        StorageError,
+        ThingConflict,
+        ThingIdInvalid,
+        ThingNotFound,
+        ThingTooLarge,
+        TwinError,
+        TwinledgerError,
+        TwinModelError,
+        ValidationFailed,
+    )
+    from twinledger.ledger import (
+        Anchor,
+        ConsistencyProof,
+        InclusionProof,
+        Ledger,
+        LedgerEntry,
+        LedgerError,
+        LedgerRecord,
+        LedgerWriter,
+        SignedHead,
+    )
+    from twinledger.messages import MessageHub, PartnerMessage
+    from twinledger.plugins.hookspecs import hookimpl
+    from twinledger.policies import NotAllowed, Policy, PolicyEntry, PolicyStore, Principal, SubjectView
+    from twinledger.registry import DeadLetter, Outcome, Signal, Twin, TwinEvent
+    from twinledger.rules import (
+        AcknowledgeAlert,
+        ActionContext,
+        AllOf,
+        AnyOf,
+        Between,
+        Call,
+        CallContract,
+        Changed,
+        Check,
+        ClearAlert,
+        Compare,
+        Contract,
+        ContractCall,
+        EmitMessage,
+        Exists,
+        Not,
+        OneOf,
+        RaiseAlert,
+        RateLimit,
+        Rule,
+        RuleEngine,
+        RuleHealth,
+        SetDesired,
+        hysteresis,
+        load_rules,
+    )
+    from twinledger.services import Service
 
 __version__ = "0.1.0"
+
+# each public name and the module it comes from
+_ORIGINS: dict[str, str] = {
+    "Alert": "twinledger.alerts",
+    "AlertChange": "twinledger.alerts",
+    "AlertHistoryEntry": "twinledger.alerts",
+    "AlertState": "twinledger.alerts",
+    "AlertStore": "twinledger.alerts",
+    "Severity": "twinledger.alerts",
+    "Platform": "twinledger.app",
+    "Subscriber": "twinledger.bus",
+    "Clock": "twinledger.clock",
+    "ManualClock": "twinledger.clock",
+    "SystemClock": "twinledger.clock",
+    "Command": "twinledger.commands",
+    "CommandDispatcher": "twinledger.commands",
+    "CommandRecord": "twinledger.commands",
+    "CommandStatus": "twinledger.commands",
+    "with_correlation_id": "twinledger.commands",
+    "Settings": "twinledger.config",
+    "load_settings": "twinledger.config",
+    "ClientCallback": "twinledger.dashboards.page",
+    "DashPage": "twinledger.dashboards.page",
+    "PageCallback": "twinledger.dashboards.page",
+    "browser_receipt": "twinledger.dashboards.page",
+    "live_input": "twinledger.dashboards.page",
+    "verify_receipt_callback": "twinledger.dashboards.page",
+    "Adapter": "twinledger.devices",
+    "AdapterHealth": "twinledger.devices",
+    "AdapterStatus": "twinledger.devices",
+    "DeviceSpec": "twinledger.devices",
+    "PointSpec": "twinledger.devices",
+    "load_devices": "twinledger.devices",
+    "AlertError": "twinledger.errors",
+    "AlertNotFound": "twinledger.errors",
+    "AlertStateConflict": "twinledger.errors",
+    "CommandError": "twinledger.errors",
+    "CommandFailed": "twinledger.errors",
+    "CommandTimedOut": "twinledger.errors",
+    "ConfigError": "twinledger.errors",
+    "ContractError": "twinledger.errors",
+    "PayloadInvalid": "twinledger.errors",
+    "PluginError": "twinledger.errors",
+    "PreconditionFailed": "twinledger.errors",
+    "ResourceNotFound": "twinledger.errors",
+    "RuleError": "twinledger.errors",
+    "StorageError": "twinledger.errors",
+    "ThingConflict": "twinledger.errors",
+    "ThingIdInvalid": "twinledger.errors",
+    "ThingNotFound": "twinledger.errors",
+    "ThingTooLarge": "twinledger.errors",
+    "TwinError": "twinledger.errors",
+    "TwinModelError": "twinledger.errors",
+    "TwinledgerError": "twinledger.errors",
+    "ValidationFailed": "twinledger.errors",
+    "Anchor": "twinledger.ledger",
+    "ConsistencyProof": "twinledger.ledger",
+    "InclusionProof": "twinledger.ledger",
+    "Ledger": "twinledger.ledger",
+    "LedgerEntry": "twinledger.ledger",
+    "LedgerError": "twinledger.ledger",
+    "LedgerRecord": "twinledger.ledger",
+    "LedgerWriter": "twinledger.ledger",
+    "SignedHead": "twinledger.ledger",
+    "MessageHub": "twinledger.messages",
+    "PartnerMessage": "twinledger.messages",
+    "hookimpl": "twinledger.plugins.hookspecs",
+    "NotAllowed": "twinledger.policies",
+    "Policy": "twinledger.policies",
+    "PolicyEntry": "twinledger.policies",
+    "PolicyStore": "twinledger.policies",
+    "Principal": "twinledger.policies",
+    "SubjectView": "twinledger.policies",
+    "DeadLetter": "twinledger.registry",
+    "Outcome": "twinledger.registry",
+    "Signal": "twinledger.registry",
+    "Twin": "twinledger.registry",
+    "TwinEvent": "twinledger.registry",
+    "AcknowledgeAlert": "twinledger.rules",
+    "ActionContext": "twinledger.rules",
+    "AllOf": "twinledger.rules",
+    "AnyOf": "twinledger.rules",
+    "Between": "twinledger.rules",
+    "Call": "twinledger.rules",
+    "CallContract": "twinledger.rules",
+    "Changed": "twinledger.rules",
+    "Check": "twinledger.rules",
+    "ClearAlert": "twinledger.rules",
+    "Compare": "twinledger.rules",
+    "Contract": "twinledger.rules",
+    "ContractCall": "twinledger.rules",
+    "EmitMessage": "twinledger.rules",
+    "Exists": "twinledger.rules",
+    "Not": "twinledger.rules",
+    "OneOf": "twinledger.rules",
+    "RaiseAlert": "twinledger.rules",
+    "RateLimit": "twinledger.rules",
+    "Rule": "twinledger.rules",
+    "RuleEngine": "twinledger.rules",
+    "RuleHealth": "twinledger.rules",
+    "SetDesired": "twinledger.rules",
+    "hysteresis": "twinledger.rules",
+    "load_rules": "twinledger.rules",
+    "Service": "twinledger.services",
+}
 
 __all__ = [
     "AcknowledgeAlert",
@@ -197,3 +311,16 @@ __all__ = [
     "verify_receipt_callback",
     "with_correlation_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _ORIGINS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,6 +7,10 @@
 
 The :class:`Platform` object is what every hook receives: its public attributes are the plugin
 API's view of the core.
+
+The HTTP server (FastAPI, uvicorn, the Dash dashboards) and the plugins' ORM (Tortoise) are
+imported only when a platform starts its services or a plugin uses its data: command-line tools
+that open the core (``services=False``) do not load them.
 """
 
 from __future__ import annotations
@@ -14,12 +18,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from twinledger.alerts import AlertChange, AlertStore
-from twinledger.api.service import PartnerApi
 from twinledger.bus import EventBus
 from twinledger.clock import Clock, SystemClock
 from twinledger.commands import CommandDispatcher
@@ -32,7 +35,6 @@ from twinledger.ledger import Ledger
 from twinledger.ledger.anchoring import valid_anchors
 from twinledger.ledger.writers import writer_subscribers
 from twinledger.messages import MessageHub
-from twinledger.plugindata import PluginData
 from twinledger.plugins.manager import HookFailure, PluginManager
 from twinledger.policies import PolicyStore
 from twinledger.registry import Outcome, Signal, TwinRegistry
@@ -45,6 +47,10 @@ from twinledger.storage.lock import DataDirLock
 from twinledger.storage.metadata import metadata
 from twinledger.storage.migrate import upgrade
 from twinledger.thingmodel.catalog import TwinTypeCatalog
+
+if TYPE_CHECKING:
+    from twinledger.api.service import PartnerApi
+    from twinledger.plugindata import PluginData
 
 log = structlog.get_logger("twinledger")
 
@@ -111,11 +117,19 @@ class Platform:
         self.started = asyncio.Event()
         self.messages = MessageHub(clock=self.clock)
         self.contracts = ContractRegistry(clock=self.clock)
-        self.plugin_data = PluginData(settings.resolved_plugins_database_url)
+        self._plugin_data: PluginData | None = None
         self._alerts: AlertStore | None = None
         self._commands: CommandDispatcher | None = None
         self._rules: RuleEngine | None = None
         self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def plugin_data(self) -> PluginData:
+        if self._plugin_data is None:  # made on first use: Tortoise is imported only then
+            from twinledger.plugindata import PluginData
+
+            self._plugin_data = PluginData(self.settings.resolved_plugins_database_url)
+        return self._plugin_data
 
     @property
     def registry(self) -> TwinRegistry:
@@ -202,6 +216,8 @@ class Platform:
         await self._ledger.start()
         if not self.with_services:  # a command-line tool working on the data: no plugins running
             return
+        from twinledger.api.service import PartnerApi  # FastAPI, uvicorn and Dash: only when serving
+
         self.http = PartnerApi(self)  # before on_startup: plugins may extend http.app
         if s.plugins.strict:
             self.plugins.check()
@@ -365,7 +381,8 @@ class Platform:
             await self._commands.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        await self.plugin_data.stop()
+        if self._plugin_data is not None:
+            await self._plugin_data.stop()
         self.plugins.remove_failure_listener(self._on_hook_failure)
         if self._ledger is not None:
             await self._ledger.stop()

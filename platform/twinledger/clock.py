@@ -7,6 +7,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -62,3 +63,8 @@ def to_us(seconds: float) -> int:
 
 def from_us(us: int) -> float:
     return us / 1_000_000
+
+
+def iso(us: int) -> str:
+    """ISO 8601 UTC with microseconds, as Ditto writes timestamps."""
+    return datetime.fromtimestamp(from_us(us), UTC).isoformat().replace("+00:00", "Z")

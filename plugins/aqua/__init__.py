@@ -118,11 +118,21 @@ def twinledger_command_timeout(platform: Platform, thing_id: str, feature: str) 
 @hookimpl
 def twinledger_register_simulators(platform: Platform) -> list[Service]:
     from .runtime import runtime_of
-    from .simulator import FarmGatewayServer
+    from .simulator import FarmGatewayServer, MqttFarmGateway
 
     runtime = runtime_of(platform)
     if not runtime.config.simulate:
         return []
-    gateways = [FarmGatewayServer(f, runtime.config) for f in runtime.config.farms if f.gateway.protocol == "opcua"]
-    runtime.gateways.update({g.gateway.id: g for g in gateways})
-    return list(gateways)
+    services: list[Service] = []
+    for farm in runtime.config.farms:
+        if farm.gateway.protocol == "opcua":
+            gateway: FarmGatewayServer | MqttFarmGateway = FarmGatewayServer(farm, runtime.config)
+        else:
+            gateway = MqttFarmGateway(platform, farm, runtime.config)
+        runtime.gateways[farm.gateway.id] = gateway
+        services.append(gateway)
+    if runtime.config.demo_story and runtime.config.farms:
+        from .demo import DemoStory
+
+        services.append(DemoStory(platform, runtime.config.farms[0]))
+    return services

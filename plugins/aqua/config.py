@@ -5,24 +5,25 @@
     [plugin.aqua]
     speed = 1.0                       # simulated seconds per wall-clock second (simulators only)
     [[plugin.aqua.farms]]
-    id = "aqua.farm-a:farm"           # the farm twin; its policy covers the gateway and the ponds
+    id = "aqua.farm_a:farm"           # the farm twin; its policy covers the gateway and the ponds
     name = "Mekong Fish Co-op A"
     farmer = "partner:farmer-a"       # the subject who owns the data and grants access
     [plugin.aqua.farms.gateway]
-    id = "aqua.farm-a:gateway"
+    id = "aqua.farm_a:gateway"
     protocol = "opcua"                # or "mqtt"
     port = 4841                       # the simulated gateway's OPC UA port
     [[plugin.aqua.farms.ponds]]
-    id = "aqua.farm-a:pond-1"
+    id = "aqua.farm_a:pond-1"
     seed = 1
 
 Without farms configured the plugin does nothing, except in ``twinledger demo`` where it runs
 :func:`demo_config` (two farms, five ponds, pond time 120× faster so the night-time oxygen dip
-comes within the first minutes).
+comes within the first minute).
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Literal
 
@@ -32,7 +33,7 @@ from twinledger import ConfigError
 
 __all__ = ["AquaConfig", "FarmConfig", "GatewayConfig", "PondConfig", "demo_config", "load_config"]
 
-ThingId = Field(pattern=r"^[A-Za-z0-9][\w.\-]*:[^\s/]+$")
+ThingId = Field(pattern=r"^[a-zA-Z]\w*(\.[a-zA-Z]\w*)*:[^\s/]+$")
 
 
 class PondConfig(BaseModel):
@@ -107,6 +108,7 @@ class AquaConfig(BaseModel):
     reading_interval_s: float = Field(60.0, gt=0)  # simulated seconds between readings
     confirm_timeout_s: float = Field(120.0, gt=0)  # wall seconds the controller has to confirm
     simulate: bool = True  # register the gateways' simulators in ``twinledger demo``
+    demo_story: bool = False  # in the demo: consent, credit report and a bank's evaluation after the dip
 
     @model_validator(mode="after")
     def _unique(self) -> AquaConfig:
@@ -147,32 +149,54 @@ class AquaConfig(BaseModel):
         return start - utc_offset_h * 3600
 
 
-def demo_config() -> AquaConfig:
-    """Two farms in the Mekong delta, three and two ponds, gateways on OPC UA ports 4841 and 4842;
-    pond time runs 120× (one simulated hour per wall half-minute) from 01:30 local, so the
-    night-time dip below 4 mg/L comes in the first minutes and the rule starts the aerators."""
+def demo_config(now: float | None = None) -> AquaConfig:
+    """Two farms, three and two ponds, gateways on OPC UA ports 4841 and 4842 (or free ones).
+
+    Pond time runs 120× (a simulated hour per wall half-minute) from the wall clock's now, and the
+    farms' solar time is chosen so that it is about 01:30 there when the demo starts: the
+    night-time dip below 4 mg/L comes within the first minute and the rule starts the aerators.
+    Platform and gateway clocks agree at the start, so incidents (platform time) and readings
+    (gateway time) fall in one report period.
+    """
+    hour_utc = ((now if now is not None else time.time()) % 86_400) / 3600
+    offset = (round(1.5 - hour_utc) + 12) % 24 - 12  # whole hours in [-12, 11]
     farms = []
     for n, (letter, ponds) in enumerate((("a", 3), ("b", 2))):
-        ns = f"aqua.farm-{letter}"
+        ns = f"aqua.farm_{letter}"
         farms.append(
             FarmConfig(
                 id=f"{ns}:farm",
-                name=f"Mekong fish farm {letter.upper()}",
+                name=f"Demo fish farm {letter.upper()}",
                 farmer=f"partner:farmer-{letter}",
-                gateway=GatewayConfig(id=f"{ns}:gateway", port=4841 + n),
+                timezone=f"Etc/GMT{-offset:+d}" if offset else "UTC",  # POSIX sign: Etc/GMT-7 is UTC+7
+                utc_offset_h=offset,
+                gateway=GatewayConfig(id=f"{ns}:gateway", port=_port(4841 + n)),
                 ponds=[
                     PondConfig(
                         id=f"{ns}:pond-{i + 1}",
                         name=f"Pond {letter.upper()}{i + 1}",
                         seed=10 * n + i + 1,
-                        oxygen_start=4.6 - 0.2 * i,
-                        min_on_time_s=15,  # wall seconds: half a simulated hour at 120×
+                        oxygen_start=4.4 - 0.25 * i,
+                        min_on_time_s=15,  # platform seconds: half a simulated hour at 120×
                     )
                     for i in range(ponds)
                 ],
             )
         )
-    return AquaConfig(farms=farms, speed=120.0, start_hour=1.5, confirm_timeout_s=10.0)
+    return AquaConfig(farms=farms, speed=120.0, confirm_timeout_s=10.0, demo_story=True)
+
+
+def _port(preferred: int) -> int:
+    """``preferred`` if it is free on loopback, else a free one (another demo or test may hold it)."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            found: int = s.getsockname()[1]
+            return found
+    raise ConfigError("No free TCP port on 127.0.0.1 for the demo's farm gateways.")
 
 
 def load_config(raw: dict[str, object], *, demo: bool) -> AquaConfig:

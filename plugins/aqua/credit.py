@@ -5,7 +5,7 @@ production records) and the incident records. Every :class:`Figure` carries the 
 what it was computed from: twin events as ``"thing:id@revision"`` and ledger records by id (with
 their digests in :attr:`CreditReport.record_digests`), so that
 
-- phase 2 attaches a ledger inclusion proof to each cited event and record, and
+- the portal attaches a ledger inclusion proof to each cited event and record (:mod:`.portal`), and
 - anyone holding those events and records recomputes every figure (:func:`verify_report`).
 
 Figures (all over ``[period_start, period_end)``, all ponds of the farm together):
@@ -72,7 +72,7 @@ class CreditReport(LedgerRecord):
     """The report as the portal returns it; :meth:`digest` is what an evaluation cites."""
 
     type: Literal["aqua.credit-report/1"] = "aqua.credit-report/1"
-    issuer: Text  # the service provider that computed it (and signs it in phase 2)
+    issuer: Text  # the service provider that computed it (and signs its ledger entry)
     farm: Text
     ponds: tuple[Text, ...]
     period_start: Annotated[float, Field(ge=0)]
@@ -318,7 +318,7 @@ def verify_report(
     """Recompute the report from the cited events and records alone; the problems found (an
     empty list means every figure is reproduced and every cited item is present and unchanged).
 
-    ``pond_events`` and ``incidents`` are what the verifier obtained (in phase 2: from the ledger,
+    ``pond_events`` and ``incidents`` are what the verifier obtained (from the ledger,
     each with its inclusion proof checked); anything not cited is ignored.
     """
     problems: list[str] = []

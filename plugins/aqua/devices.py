@@ -62,6 +62,4 @@ def _pond_device(farm: FarmConfig, pond: PondConfig) -> DeviceSpec:
         spec["methods"] = {
             "aerator/on": {"object": f"ns=2;s={pond.key}", "method": f"ns=2;s={pond.key}.SetAerator", "args": ["on"]}
         }
-    else:
-        spec["username"] = gw.key
     return DeviceSpec.model_validate(spec)

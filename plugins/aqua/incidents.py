@@ -10,7 +10,7 @@ to start the aerator; this tracker only *observes* what happened and turns each 
 - **recovered**: the first reading at or above set point + hysteresis closes the incident.
 
 The tracker is pure and deterministic: the same inputs in the same order give the same records,
-whether fed one at a time (phase 2 runs it as an event-bus subscriber) or all at once
+whether fed one at a time (:mod:`.tracking` runs it as an event-bus subscriber) or all at once
 (:func:`track_incidents`, used to recompute records from the event log). Times are the platform's
 ingest times, so the readings and the commands it issued are on one clock. An input stamped
 earlier than one already processed is taken as happening at the later time (never reordered).
@@ -128,7 +128,7 @@ class IncidentTracker:
         for item in inputs_from_events(events):
             record = tracker.process(item)
             if record is not None:
-                ledger.append(record)  # phase 2: signed with the gateway's key
+                ledger.append(record)  # signed with the gateway's key (see .tracking)
     """
 
     def __init__(self, pond: str, *, gateway: str, config: TrackerConfig | None = None) -> None:

@@ -8,8 +8,10 @@
 - **Portal** (``/portal``): per farm, the farmer's grants (active, expired, revoked) and the
   evaluations institutions recorded, each with its ledger entry.
 
-The pages are operator pages (``partners=False``): the service provider sees every farm. Farmers
-and institutions use the portal's API routes, which apply their grants.
+The pages are open to partner logins (``partners=True``) and show each user only the farms its
+policies let it read: the operator (the service provider) sees every farm, a farmer their own, an
+institution the farms whose farmer granted it access (and, on the portal page, only its own
+grants and evaluations). Someone with no grant sees no farm.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
-from twinledger import DashPage, PageCallback, live_input
+from twinledger import DashPage, PageCallback, Principal, live_input
+from twinledger.dashboards import current_principal
 
 from .analytics import PondAnalysis
 from .ledger import INCIDENT, entries
@@ -136,13 +139,25 @@ def oxygen_figure(series: list[tuple[float, float]], analysis: PondAnalysis) -> 
 
 def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
     config = runtime.config
-    ponds = [(farm, pond) for farm in config.farms for pond in farm.ponds]
     recent: dict[str, tuple[float, Any]] = {}  # pond → (when, rendered view)
 
-    def pond_layout(pond: str | None = None, **_query: str) -> Any:
+    def owns(principal: Principal, farm: FarmConfig) -> bool:
+        return principal.admin or farm.farmer in principal.subjects
+
+    async def readable(principal: Principal) -> list[FarmConfig]:
+        """The farms the logged-in user may read (the farm twin's policy, as the API applies it)."""
+        out = []
+        for farm in config.farms:
+            twin = platform.registry.cached(farm.id) or await platform.registry.get(farm.id)
+            if owns(principal, farm) or (twin is not None and await platform.policies.visible(twin, principal)):
+                out.append(farm)
+        return out
+
+    async def pond_layout(pond: str | None = None, **_query: str) -> Any:
+        ponds = [(f, p) for f in await readable(current_principal()) for p in f.ponds]
         chosen = pond if any(p.id == pond for _, p in ponds) else (ponds[0][1].id if ponds else None)
         if chosen is None:
-            return html.Div("No aqua farm is configured ([plugin.aqua] farms).", className="tl-empty-hint")
+            return html.Div("No aqua farm you may see (ask the farmer for a grant).", className="tl-empty-hint")
         return html.Div(
             [
                 dcc.Dropdown(
@@ -157,7 +172,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
 
     async def render_pond(live: Any, pond_id: str | None) -> Any:
         found = config.pond(pond_id or "")
-        if found is None:
+        if found is None or found[0] not in await readable(current_principal()):
             raise PreventUpdate
         farm, pond = found
         cached = recent.get(pond.id)
@@ -213,6 +228,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
 
     async def render_incidents(live: Any) -> Any:
         now = platform.clock.now()
+        ponds = [(f, p) for f in await readable(current_principal()) for p in f.ponds]
         open_rows = []
         recorder = runtime.incidents
         for farm, pond in ponds:
@@ -276,8 +292,10 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
 
     async def render_portal(live: Any) -> Any:
         now = platform.clock.now()
+        principal = current_principal()
         sections = []
-        for farm in config.farms:
+        for farm in await readable(principal):
+            mine = owns(principal, farm)
             grants = [
                 [
                     c.grant.grantee,
@@ -288,6 +306,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
                     c.index,
                 ]
                 for c in await consents(platform, farm)
+                if mine or c.grant.grantee in principal.subjects
             ]
             evals = [
                 [
@@ -300,6 +319,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
                     e.index,
                 ]
                 for ev, e in await evaluations(platform, farm)
+                if mine or ev.institution in principal.subjects
             ]
             sections += [
                 html.H3(f"{farm.name} ({farm.id}) — farmer {farm.farmer}"),
@@ -310,7 +330,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
                     "no evaluation yet",
                 ),
             ]
-        return html.Div(sections or [html.Div("No aqua farm is configured.", className="tl-empty-hint")])
+        return html.Div(sections or [html.Div("No aqua farm you may see.", className="tl-empty-hint")])
 
     return [
         DashPage(
@@ -319,6 +339,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
             description="Dissolved oxygen, daily extremes, time below the set point, forecast and suggestions.",
             layout=pond_layout,
             order=1,
+            partners=True,
             callbacks=[
                 PageCallback(
                     render_pond,
@@ -333,6 +354,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
             description="Low-oxygen incidents: open ones live, closed ones as the gateway signed them.",
             layout=html.Div(id="aqua-incidents"),
             order=2,
+            partners=True,
             callbacks=[
                 PageCallback(render_incidents, outputs=[Output("aqua-incidents", "children")], inputs=[live_input()])
             ],
@@ -343,6 +365,7 @@ def aqua_pages(platform: Platform, runtime: AquaRuntime) -> list[DashPage]:
             description="The farmers' consents and the institutions' evaluations, from the ledger.",
             layout=html.Div(id="aqua-portal"),
             order=3,
+            partners=True,
             callbacks=[PageCallback(render_portal, outputs=[Output("aqua-portal", "children")], inputs=[live_input()])],
         ),
     ]

@@ -1,6 +1,6 @@
 """The physics of a simulated fish pond: dissolved oxygen, pH and water temperature over time.
 
-The simulated devices of the demo (an OPC UA server per farm gateway, in phase 2) host one
+The simulated devices of the demo (an OPC UA server per farm gateway, :mod:`.simulator`) host one
 :class:`PondModel` per pond; tests drive it with explicit times. Nothing here reads a clock:
 time only moves through :meth:`PondModel.advance_to`, so a run is a pure function of its seed, its
 start time and the control inputs (aerator switched, feed given) with their times.

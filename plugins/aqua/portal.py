@@ -23,7 +23,7 @@ from twinledger import LedgerEntry, PolicyEntry, TwinError, TwinEvent
 from twinledger.ledger import EntryConflict, LedgerError, UnknownSigner
 
 from .config import FarmConfig
-from .credit import CreditReport, ReportParameters, credit_report
+from .credit import ReportParameters, credit_report
 from .ledger import (
     CONSENT_GRANT,
     CONSENT_REVOKE,
@@ -226,9 +226,20 @@ async def issue_report(
         generated_at=now,
         parameters=params,
     )
+    # the ledger keeps the report's digest (a commitment to the whole report, citations included)
+    # and its figures; the full report, which may cite thousands of events, goes to the caller
     entry = await platform.ledger.append(
         CREDIT_REPORT,
-        {"report": report.model_dump(mode="json"), "digest": report.digest()},
+        {
+            "id": report.id,
+            "farm": farm.id,
+            "ponds": list(report.ponds),
+            "periodStart": report.period_start,
+            "periodEnd": report.period_end,
+            "generatedAt": report.generated_at,
+            "digest": report.digest(),
+            "figures": {f.name: f.value for f in report.figures},
+        },
         ref=report.id,
         twin={"thingId": farm.id},
     )
@@ -257,9 +268,10 @@ async def _evidence(platform: Platform, cited: list[LedgerEntry], refs: list[str
     return {"checkpoint": head.note, "treeSize": head.size, "items": items, "signerKeys": keys}
 
 
-async def find_report(platform: Platform, farm: FarmConfig, report_id: str) -> CreditReport | None:
-    found = await platform.ledger.find(kind=CREDIT_REPORT, ref=report_id, thing_id=farm.id, limit=1)
-    return CreditReport.model_validate(found[0].payload["report"]) if found else None
+async def report_digest(platform: Platform, farm: FarmConfig, report_id: str) -> str | None:
+    """The digest of a credit report the portal issued for ``farm`` (from its ledger entry)."""
+    found = await platform.ledger.find(kind=CREDIT_REPORT, ref=report_id, thing_id=farm.id, signer="platform", limit=1)
+    return str(found[0].payload["digest"]) if found else None
 
 
 # -- evaluations ---------------------------------------------------------------------------------
@@ -284,8 +296,7 @@ async def record_evaluation(
         raise PortalError(400, "aqua:evaluation.invalid", "institution, farm and ref must match the signed entry.")
     if await active_grant(platform, farm, signer) is None:
         raise PortalError(403, "aqua:consent.missing", f"The farmer of {farm.id} has not granted {signer} access.")
-    report = await find_report(platform, farm, evaluation.report_id)
-    if report is None or report.digest() != evaluation.report_digest:
+    if await report_digest(platform, farm, evaluation.report_id) != evaluation.report_digest:
         raise PortalError(
             400, "aqua:evaluation.report", "The evaluation must pin a credit report of this farm by its id and digest."
         )

@@ -30,7 +30,7 @@ from .config import AquaConfig, FarmConfig, load_config
 if TYPE_CHECKING:
     from twinledger import Platform
 
-    from .simulator import FarmGatewayServer
+    from .simulator import FarmGatewayServer, MqttFarmGateway
     from .tracking import IncidentRecorder
 
 log = structlog.get_logger("twinledger.aqua")
@@ -43,7 +43,7 @@ _RUNTIMES: WeakKeyDictionary[Any, AquaRuntime] = WeakKeyDictionary()
 @dataclass
 class AquaRuntime:
     config: AquaConfig
-    gateways: dict[str, FarmGatewayServer] = field(default_factory=dict)  # simulators, by gateway id
+    gateways: dict[str, FarmGatewayServer | MqttFarmGateway] = field(default_factory=dict)  # simulators, by gateway id
     command_started: dict[str, float] = field(default_factory=dict)  # pond → platform time the rule started it
     incidents: IncidentRecorder | None = None
 

@@ -1,7 +1,7 @@
 """Driving a :class:`.pond_model.PondModel` through time the way a farm does: readings at a fixed
 interval, meals at fixed local hours, and an optional controller reacting to each reading.
 
-The demo's device server (phase 2) and the tests use this loop; it takes explicit times only.
+The tests use this loop (the gateway simulator steps the same way); it takes explicit times only.
 """
 
 from __future__ import annotations

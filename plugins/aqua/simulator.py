@@ -91,7 +91,7 @@ class FarmGatewayServer:
     ) -> None:
         self.farm, self.config = farm, config
         self.gateway = farm.gateway
-        self.name = f"aqua.gateway:{self.gateway.key}"
+        self.name = f"aqua.gateway:{self.gateway.id}"
         self.endpoint = self.gateway.endpoint
         wall = time.time()
         self.clock = clock or PondClock(config.pond_start(wall, farm.utc_offset_h), config.speed)
@@ -153,7 +153,7 @@ class FarmGatewayServer:
             self._server = None
 
     def urls(self) -> dict[str, str]:
-        return {f"gateway {self.gateway.key}": self.endpoint}
+        return {f"{self.farm.name} gateway": self.endpoint}
 
     # -- the wall-clock driver ----------------------------------------------------------------------
 
@@ -226,3 +226,96 @@ class FarmGatewayServer:
             return [ua.Variant(running, ua.VariantType.Boolean)]
 
         return set_aerator
+
+
+# -- the MQTT alternative ------------------------------------------------------------------------
+
+
+class PondScenario:
+    """One pond behind an MQTT gateway, in the shape the MQTT adapter's simulated device
+    (:class:`twinledger_adapters.mqtt.MqttDevice`) drives: ``step()`` gives the next readings,
+    ``apply()`` takes a command, ``report()`` is the controller's confirmation. Readings carry the
+    pond's time as ``ts`` (the device time the platform keeps)."""
+
+    def __init__(self, gateway: MqttFarmGateway, pond: PondConfig, device: str) -> None:
+        self.gateway, self.pond, self.device = gateway, pond, device
+        self.model = gateway.ponds[pond.key]
+
+    @property
+    def interval(self) -> float:
+        return max(self.gateway.config.reading_interval_s / self.gateway.clock.speed, 0.02)
+
+    def step(self) -> dict[str, Any]:
+        now = self.gateway.clock.now()
+        model = self.model
+        values: dict[str, Any] = {}
+        if now > model.now:
+            feeding = self.gateway.feeding
+            if feeding.meal_kg > 0 and feeding.meal_at(model, now, now - model.now):
+                model.feed(feeding.meal_kg, at=now)
+                values["LastMealKg"] = feeding.meal_kg
+            model.advance_to(now)
+        r = model.read()
+        readings = {"Oxygen": r.oxygen, "Saturation": r.saturation, "PH": r.ph, "Temperature": r.temperature}
+        return {"ts": r.ts, **values, **readings}
+
+    def apply(self, values: dict[str, Any]) -> dict[str, Any]:
+        on = values.get("AeratorOn")
+        if isinstance(on, bool):
+            model = self.model
+            running = model.set_aerator(on, at=max(self.gateway.clock.now(), model.now))
+            self.gateway.writes.append((self.pond.key, on, running))
+            log.info("aqua_aerator_switched", gateway=self.gateway.gateway.id, pond=self.pond.key, requested=on,
+                     running=running)  # fmt: skip
+        return values
+
+    def report(self) -> dict[str, Any]:
+        model = self.model
+        state = model.state()
+        out: dict[str, Any] = {
+            "ts": model.now,
+            "AeratorOn": model.aerator_on,
+            "AeratorFault": "aerator does not start (motor fault)" if model.aerator_failed else "",
+        }
+        if state.aerator_running_since is not None:
+            out["AeratorRunningSince"] = _stamp(state.aerator_running_since).isoformat()
+        return out
+
+
+class MqttFarmGateway:
+    """The farm gateway over MQTT (``protocol = "mqtt"``): one simulated MQTT device per pond on
+    the broker the platform's MQTT adapter uses, telemetry on ``{namespace}/{name}/telemetry``
+    (the device id ``{gateway id}.{pond key}``), aerator commands on its command topic."""
+
+    def __init__(self, platform: Any, farm: FarmConfig, config: AquaConfig, *, clock: PondClock | None = None) -> None:
+        self.platform, self.farm, self.config = platform, farm, config
+        self.gateway = farm.gateway
+        self.name = f"aqua.gateway:{self.gateway.id}"
+        self.clock = clock or PondClock(config.pond_start(time.time(), farm.utc_offset_h), config.speed)
+        start = self.clock.now()
+        self.ponds = {p.key: pond_model(farm, p, start) for p in farm.ponds}
+        self.feeding = FeedingSchedule()
+        self.writes: list[tuple[str, bool, bool]] = []
+        self.devices: list[Any] = []
+
+    async def start(self) -> None:
+        from twinledger_adapters.mqtt import MqttDevice
+
+        from .devices import device_id
+
+        for pond in self.farm.ponds:
+            scenario = PondScenario(self, pond, device_id(self.farm, pond))
+            device = MqttDevice.for_platform(self.platform, scenario, thing_id=pond.id)
+            await device.start()
+            await device.publish(scenario.report())  # the controller's state, at once
+            self.devices.append(device)
+        log.info("aqua_gateway_started", gateway=self.gateway.id, protocol="mqtt", ponds=len(self.ponds))
+
+    async def stop(self) -> None:
+        for device in self.devices:
+            await device.stop()
+        self.devices.clear()
+
+    async def fail_aerator(self, pond: str, failed: bool = True) -> None:
+        model = self.ponds[pond]
+        model.fail_aerator(failed, at=max(self.clock.now(), model.now))

@@ -1,7 +1,7 @@
 """Test helpers for the aqua plugin: pond histories shaped like the platform's event log.
 
 :class:`History` builds one pond's :class:`twinledger.TwinEvent` list (one revision per change);
-:func:`closed_loop_history` runs a simulated pond with a stand-in for the aerator rule (phase 2
+:func:`closed_loop_history` runs a simulated pond with a stand-in for the aerator rule (the platform
 uses the platform's rules engine instead) so that incidents, confirmations and recoveries appear
 in the history as they will on the platform. Used by the plugin's own tests.
 """
@@ -80,8 +80,9 @@ class History:
 
 @dataclass
 class ClosedLoop:
-    """What phase 2 wires for real: the pond's readings, the aerator rule (on below the set point,
-    off at set point + band after the minimum on-time) and the controller's confirmation."""
+    """A stand-in for what the platform wires (tests/test_end_to_end.py): the pond's readings, the
+    aerator rule (on below the set point, off at set point + band after the minimum on-time) and
+    the controller's confirmation."""
 
     history: History
     set_point: float = 4.0
@@ -201,6 +202,7 @@ def free_port() -> int:
 def aqua_settings(port: int) -> dict[str, Any]:
     return {
         "speed": 600.0,  # a simulated minute every 0.1 s
+        "start_hour": 1.0,  # pond time starts at 01:00 local: no photosynthesis, oxygen falls (deterministic)
         "reading_interval_s": 60.0,
         "confirm_timeout_s": 3.0,
         "farms": [
@@ -218,8 +220,9 @@ def aqua_settings(port: int) -> dict[str, Any]:
                         "set_point": 6.0,
                         "hysteresis": 0.4,
                         "min_on_time_s": 1,
+                        "aerator_sotr_kg_h": 60.0,  # strong enough to lift it at night within seconds
                     },
-                    {"id": POND2, "seed": 2, "oxygen_start": 6.5, "set_point": 4.0},
+                    {"id": POND2, "seed": 2, "oxygen_start": 7.5, "set_point": 4.0},
                 ],
             }
         ],

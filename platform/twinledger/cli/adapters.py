@@ -14,8 +14,6 @@ import orjson
 import typer
 
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, fail, settings_from
-from twinledger.devices.definitions import load_devices
-from twinledger.devices.snapshot import SNAPSHOT_FILE, read_snapshot
 from twinledger.errors import TwinledgerError
 
 devices_app = typer.Typer(help="Registered devices: list them, check device files.", no_args_is_help=True)
@@ -50,6 +48,8 @@ def adapters_cmd(
 ) -> None:
     """Health of the running platform's adapters and devices: connected, last seen, messages/s,
     errors, dead letters."""
+    from twinledger.devices.snapshot import SNAPSHOT_FILE, read_snapshot
+
     settings = settings_from(config, data_dir)
     snap = read_snapshot(settings.data_dir)
     if snap is None:
@@ -161,6 +161,7 @@ def devices_acl_cmd(
 @devices_app.command("check")
 def devices_check_cmd(files: Annotated[list[Path], typer.Argument(help="Device files (.toml, .yaml).")]) -> None:
     """Validate device files: every device, point, unit and path, with the reason of any error."""
+    from twinledger.devices.definitions import load_devices
     from twinledger.devices.device import Device
 
     failed = False

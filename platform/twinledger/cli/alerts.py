@@ -9,19 +9,18 @@ from __future__ import annotations
 import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import orjson
 import typer
 
-from twinledger.alerts import Alert, AlertStore
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, fail, settings_from
 from twinledger.cli.runner import run
-from twinledger.config import Settings
 from twinledger.errors import AlertNotFound
-from twinledger.registry.twin import iso
-from twinledger.storage import Database
-from twinledger.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from twinledger.alerts import Alert, AlertStore
+    from twinledger.config import Settings
 
 app = typer.Typer(help="List, acknowledge and clear alerts.", no_args_is_help=True)
 T = TypeVar("T")
@@ -33,6 +32,10 @@ NoteOpt = Annotated[str, typer.Option("--note", help="Why, for the history.")]
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[AlertStore]:
+    from twinledger.alerts import AlertStore
+    from twinledger.storage import Database
+    from twinledger.storage.migrate import upgrade
+
     db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         await upgrade(db)
@@ -59,6 +62,8 @@ async def _resolve(store: AlertStore, ref: str) -> Alert:
 
 
 def _line(a: Alert) -> str:
+    from twinledger.clock import iso
+
     who = f" by {a.acknowledged_by}" if a.acknowledged_by and a.state == "acknowledged" else ""
     count = f" ×{a.occurrences}" if a.occurrences > 1 else ""
     return (

@@ -8,18 +8,16 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 
-from twinledger.bench.runner import report, run_scenarios
-from twinledger.bench.scenarios import SCENARIOS
 from twinledger.cli.options import fail
 
 
 def bench_cmd(
     scenario: Annotated[
         list[str] | None,
-        typer.Option("--scenario", "-s", help=f"Scenario(s) to run (default: all): {', '.join(SCENARIOS)}."),
+        typer.Option("--scenario", "-s", help="Scenario(s) to run (default: all; --list names them)."),
     ] = None,
+    list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
     json_file: Annotated[Path | None, typer.Option("--json", help="Also write the figures to this JSON file.")] = None,
     duration: Annotated[
         float | None, typer.Option(min=1, help="Seconds per timed scenario (default: each scenario's own).")
@@ -28,6 +26,15 @@ def bench_cmd(
     twins: Annotated[int, typer.Option(min=1, help="Twins for the memory scenario.")] = 100_000,
 ) -> None:
     """Measure throughput, latency percentiles and memory, with this machine's baselines in the same run."""
+    from rich.console import Console
+
+    from twinledger.bench.runner import report, run_scenarios
+    from twinledger.bench.scenarios import SCENARIOS  # imports the platform: only when benchmarking
+
+    if list_scenarios:
+        for s in SCENARIOS.values():
+            typer.echo(f"{s.name:<18} {s.description}")
+        return
     names = scenario or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:

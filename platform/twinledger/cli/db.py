@@ -7,9 +7,6 @@ import typer
 from twinledger.cli.core import reading
 from twinledger.cli.options import ConfigOpt, DataDirOpt, fail, settings_from
 from twinledger.cli.runner import run
-from twinledger.registry.replay import check_projection
-from twinledger.storage import Database
-from twinledger.storage.migrate import upgrade
 
 app = typer.Typer(help="Database migrations and checks.", no_args_is_help=True)
 
@@ -20,6 +17,9 @@ def upgrade_cmd(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     settings = settings_from(config, data_dir)
 
     async def _go() -> str:
+        from twinledger.storage import Database
+        from twinledger.storage.migrate import upgrade
+
         db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
         try:
             await upgrade(db)
@@ -36,6 +36,8 @@ def check_cmd(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     settings = settings_from(config, data_dir)
 
     async def _go() -> list[str]:
+        from twinledger.registry.replay import check_projection
+
         async with reading(settings) as registry:
             return await check_projection(registry.db)
 

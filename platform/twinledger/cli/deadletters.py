@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -10,8 +10,9 @@ import typer
 from twinledger.cli.core import reading
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, settings_from
 from twinledger.cli.runner import run
-from twinledger.registry import DeadLetter, query_dead_letters
-from twinledger.registry.twin import iso
+
+if TYPE_CHECKING:
+    from twinledger.registry import DeadLetter
 
 
 def deadletters_cmd(
@@ -24,6 +25,9 @@ def deadletters_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List refused updates and messages, newest first."""
+    from twinledger.clock import iso
+    from twinledger.registry import query_dead_letters
+
     settings = settings_from(config, data_dir)
 
     async def _go() -> list[DeadLetter]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -12,14 +12,10 @@ import typer
 from twinledger.cli.ledger import err, reading_ledger, writing_ledger
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, fail, settings_from
 from twinledger.cli.runner import run
-from twinledger.ledger import Ledger, LedgerError
-from twinledger.ledger.keys import (
-    Ed25519PrivateKey,
-    load_private_key,
-    load_public_key,
-    private_key_pem,
-    public_key_pem,
-)
+
+if TYPE_CHECKING:
+    from twinledger.ledger import Ledger
+    from twinledger.ledger.keys import Ed25519PrivateKey
 
 app = typer.Typer(help="Participants and their signing keys.", no_args_is_help=True)
 
@@ -29,6 +25,8 @@ ParticipantArg = Annotated[str, typer.Argument(help="Participant id, e.g. bank.a
 
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
+    from twinledger.ledger.keys import private_key_pem
+
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(private_key_pem(key))
@@ -47,6 +45,8 @@ def create_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create a key pair for a participant: held (encrypted) by the platform, or written to --out."""
+    from twinledger.ledger.keys import Ed25519PrivateKey
+
     settings = settings_from(config, data_dir)
     if out is not None and out.exists():
         fail(f"{out} exists; choose another file")
@@ -82,6 +82,9 @@ def import_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Register a participant's key: its public key (it signs on its side), or a private key to hold."""
+    from twinledger.ledger import LedgerError
+    from twinledger.ledger.keys import Ed25519PrivateKey, load_private_key, load_public_key
+
     settings = settings_from(config, data_dir)
     data = key_file.read_bytes()
     password = os.environ.get("TWINLEDGER_KEY_PASSWORD", "").encode() or None
@@ -105,6 +108,8 @@ def generate_cmd(
     out: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM, mode 0600).")],
 ) -> None:
     """Make a key pair on the participant's side (no platform needed); prints the public key to register."""
+    from twinledger.ledger.keys import Ed25519PrivateKey, public_key_pem
+
     if out.exists():
         fail(f"{out} exists; choose another file")
     key = Ed25519PrivateKey.generate()

@@ -6,22 +6,20 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from twinledger.cli.core import writing
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, fail, settings_from
 from twinledger.cli.runner import run
-from twinledger.config import Settings
-from twinledger.ledger import Ledger, LedgerError
-from twinledger.ledger.note import NoteVerifier
-from twinledger.storage import Database
-from twinledger.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from twinledger.config import Settings
+    from twinledger.ledger import Ledger
+    from twinledger.ledger.note import NoteVerifier
 
 app = typer.Typer(help="The verifiable ledger: tree heads, proofs, receipts, export.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -34,6 +32,10 @@ def _dump(value: object) -> str:
 @asynccontextmanager
 async def reading_ledger(settings: Settings) -> AsyncIterator[Ledger]:
     """The ledger for reads; safe while a platform runs on the same data."""
+    from twinledger.ledger import Ledger
+    from twinledger.storage import Database
+    from twinledger.storage.migrate import upgrade
+
     db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         await upgrade(db)
@@ -56,6 +58,8 @@ async def writing_ledger(settings: Settings) -> AsyncIterator[Ledger]:
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn(f"{label:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
     ) as bar:
@@ -207,6 +211,8 @@ def export_cmd(
 ) -> None:
     """Write every entry and signed tree head to a file a partner verifies with `twinledger verify`."""
     from twinledger.ledger.export import export_lines
+    from twinledger.storage import Database
+    from twinledger.storage.migrate import upgrade
 
     settings = settings_from(config, data_dir)
 
@@ -261,6 +267,7 @@ def anchor_deploy_cmd(
 
 
 def _load_keys(keys: Path | None, log_key: str | None) -> tuple[NoteVerifier | None, dict[str, tuple[str, bytes]]]:
+    from twinledger.ledger.note import NoteVerifier
     from twinledger.ledger.verify import pinned_keys
 
     verifier = NoteVerifier.from_vkey(log_key) if log_key else None
@@ -305,7 +312,7 @@ def verify_cmd(
 
     Exits 1 and names the first bad entry (by index) and why.
     """
-    from twinledger.ledger import audit, receipts
+    from twinledger.ledger import LedgerError, audit, receipts
     from twinledger.ledger.verify import LogVerifier, VerifyResult
 
     if (chain is None) != (contract is None):
@@ -336,6 +343,8 @@ def verify_cmd(
         settings = settings_from(config, data_dir) if source is None else None
         with progress_bar("verifying") as progress:
             if settings is not None:
+                from twinledger.storage import Database
+
                 db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
                 try:
                     return await audit.verify_database(
@@ -362,6 +371,8 @@ def verify_cmd(
             if path is not None:
                 return await audit.verify_export(path, verifier, progress=progress)
             assert source is not None
+            import httpx
+
             headers = dict(h.split(":", 1) for h in header or [] if ":" in h)
             async with httpx.AsyncClient(
                 timeout=60, headers={k.strip(): v.strip() for k, v in headers.items()}

@@ -1,15 +1,20 @@
-"""Options every command takes, and turning them into settings."""
+"""Options every command takes, and turning them into settings.
+
+The command modules import only Typer and the standard library at the top, and what a command
+needs inside it: ``twinledger --help`` and each command load only their own part of the platform.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from twinledger.config import Settings, load_settings
 from twinledger.errors import TwinledgerError
-from twinledger.logs import configure_logging
+
+if TYPE_CHECKING:
+    from twinledger.config import Settings
 
 ConfigOpt = Annotated[
     Path | None,
@@ -32,6 +37,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 def settings_from(config: Path | None, data_dir: Path | None, **overrides: Any) -> Settings:
     """Settings from the common options; exits with the configuration error printed."""
+    from twinledger.config import load_settings
+    from twinledger.logs import configure_logging
+
     try:
         settings = load_settings(config, data_dir=data_dir, **overrides)
     except TwinledgerError as exc:

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from twinledger.alerts import Alert, AlertStore
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, settings_from
 from twinledger.cli.runner import run
-from twinledger.config import Settings
 from twinledger.errors import PluginError
-from twinledger.plugins.manager import PluginInfo, PluginManager
-from twinledger.registry.twin import iso
-from twinledger.storage import Database
-from twinledger.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from twinledger.alerts import Alert
+    from twinledger.config import Settings
+    from twinledger.plugins.manager import PluginInfo
 
 
 async def _failures(settings: Settings) -> list[Alert]:
     """Hook failures a platform recorded (as alerts keyed ``plugin:<name>:<hook>``), open ones."""
+    from twinledger.alerts import AlertStore
+    from twinledger.storage import Database
+    from twinledger.storage.migrate import upgrade
+
     db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         await upgrade(db)
@@ -29,6 +32,8 @@ async def _failures(settings: Settings) -> list[Alert]:
 
 
 def _row(info: PluginInfo, failures: list[Alert]) -> dict[str, Any]:
+    from twinledger.clock import iso
+
     return {
         "name": info.name,
         "version": info.version,
@@ -58,6 +63,8 @@ def plugins_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List installed plugins (entry-point group 'twinledger'): version, enabled, hooks, failures."""
+    from twinledger.plugins.manager import PluginManager
+
     settings = settings_from(config, data_dir)
     manager = PluginManager(settings.plugins)
     manager.load_entry_points()

@@ -7,21 +7,25 @@ import gc
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import structlog
 import typer
 
-from twinledger.app import Platform
 from twinledger.cli.options import ConfigOpt, DataDirOpt, HttpPortOpt, settings_from
 from twinledger.cli.runner import run
-from twinledger.config import Settings
 
-log = structlog.get_logger("twinledger")
+if TYPE_CHECKING:
+    from twinledger.app import Platform
+    from twinledger.config import Settings
 
 
 async def serve(settings: Settings, *, simulators: bool, duration: float | None, banner: bool) -> None:
     """Run until SIGINT/SIGTERM or for ``duration`` seconds; prints a status line every 10 s."""
+    import structlog
+
+    from twinledger.app import Platform
+
+    log = structlog.get_logger("twinledger")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

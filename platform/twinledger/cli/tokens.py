@@ -8,24 +8,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from twinledger.api.tokens import TokenInfo, TokenStore
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, fail, settings_from
 from twinledger.cli.runner import run
-from twinledger.config import Settings
-from twinledger.registry.twin import iso
-from twinledger.storage import Database
-from twinledger.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from twinledger.api.tokens import TokenInfo, TokenStore
+    from twinledger.config import Settings
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[TokenStore]:
+    from twinledger.api.tokens import TokenStore
+    from twinledger.storage import Database
+    from twinledger.storage.migrate import upgrade
+
     db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         await upgrade(db)
@@ -84,6 +87,8 @@ def list_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List tokens (ids and subjects; the secrets are not stored)."""
+    from twinledger.clock import iso
+
     settings = settings_from(config, data_dir)
 
     async def _go() -> list[TokenInfo]:

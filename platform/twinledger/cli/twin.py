@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -13,8 +13,9 @@ import typer
 from twinledger.cli.core import reading, writing
 from twinledger.cli.options import ConfigOpt, DataDirOpt, JsonOpt, fail, settings_from
 from twinledger.cli.runner import run
-from twinledger.registry import Signal, Twin, TwinEvent
-from twinledger.registry.twin import iso
+
+if TYPE_CHECKING:
+    from twinledger.registry import Twin, TwinEvent
 
 app = typer.Typer(help="List, show, change and audit twins.", no_args_is_help=True)
 
@@ -35,6 +36,8 @@ def list_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List twins by id."""
+    from twinledger.clock import iso
+
     settings = settings_from(config, data_dir)
 
     async def _go() -> tuple[list[Twin], int]:
@@ -104,6 +107,8 @@ def put_cmd(
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         fail(f"the value is not valid JSON: {exc}")
+    from twinledger.registry import Signal
+
     signal = Signal(thing_id, path, parsed, op="merge" if merge else "put", source="cli", if_match=if_match, raw=raw)
 
     async def _go() -> int:
@@ -130,6 +135,8 @@ def history_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Show a twin's events (the event log) in revision order."""
+    from twinledger.clock import iso
+
     settings = settings_from(config, data_dir)
 
     async def _go() -> list[TwinEvent]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from twinledger.clock import from_us
+from twinledger.clock import iso as iso  # re-exported: older callers import it from here
 from twinledger.model.document import Doc, feature_delta
 
 
@@ -61,8 +60,3 @@ class Twin:
             "_created": iso(self.created_us),
             "_modified": iso(self.modified_us),
         }
-
-
-def iso(us: int) -> str:
-    """ISO 8601 UTC with microseconds, as Ditto writes timestamps."""
-    return datetime.fromtimestamp(from_us(us), UTC).isoformat().replace("+00:00", "Z")

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
 
 from twinledger import Platform, Policy, PolicyEntry, Signal
 from twinledger.ledger import signed_entry
-from twinledger.ledger.keys import Ed25519PrivateKey
 from twinledger.ledger.tables import ledger_entries
 from twinledger_adapters.testing import eventually
 from twinledger_plugins.aqua.credit import CreditReport, credit_report
@@ -66,7 +66,7 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
         twin = await platform.registry.get(pond)
         return twin is not None and twin.reported("oxygen", "value") is not None and twin
 
-    twin = await eventually(lambda: reading(POND2), what="pond-2 readings over OPC UA")
+    twin = await eventually(lambda: reading(POND2), within=60, what="pond-2 readings over OPC UA")
     assert twin.definition == "aqua:pond:1.0.0" and twin.policy_id == FARM
     history = await platform.registry.history(POND2)
     assert any(e.source == f"opcua:{GATEWAY}.pond-2" and e.device_ts is not None for e in history)
@@ -75,6 +75,7 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
     # controller's OPC UA method, the controller confirms, oxygen rises, the rule stops it again
     confirmed = await eventually(
         lambda: platform.commands.list(thing_id=POND1, feature="aerator", status="confirmed"),
+        within=60,
         what="aerator command confirmed",
     )
     assert confirmed[-1].command.properties == {"on": True}
@@ -83,7 +84,7 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
     async def recovered_incident() -> list[Any]:
         return await ledgered(platform, "aqua.incident", POND1)
 
-    (incident_entry, *_) = await eventually(recovered_incident, within=30, what="pond-1 incident recorded")
+    (incident_entry, *_) = await eventually(recovered_incident, within=60, what="pond-1 incident recorded")
     incident = IncidentRecord.model_validate(incident_entry.payload)
     assert incident.outcome == "handled"
     assert incident_entry.signer == GATEWAY  # 4. signed by the gateway's key
@@ -95,14 +96,14 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
            if incident.confirmed_at <= s.ts <= incident.recovered_at]  # fmt: skip
     assert len(run) >= 3 and run[-1] > run[0] + 0.3
     stopped = ("pond-1", False, False)
-    await eventually(lambda: stopped in gateway.writes, what="the rule stopped the aerator")
+    await eventually(lambda: stopped in gateway.writes, within=60, what="the rule stopped the aerator")
 
     # an aerator that does not start: the command is not confirmed → the core's alert
     await gateway.fail_aerator("pond-2")
     response = await farmer.put(f"/api/2/things/{POND2}/features/oxygen/properties/setPoint", json=9.5)
     assert response.status_code in (201, 204), response.text
     alert = await eventually(
-        lambda: platform.alerts.find(f"command:{POND2}/aerator"), within=20, what="unconfirmed command alert"
+        lambda: platform.alerts.find(f"command:{POND2}/aerator"), within=60, what="unconfirmed command alert"
     )
     assert alert is not None
 
@@ -145,7 +146,7 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
                 return False
         return True
 
-    await eventually(caught_up, within=30, what="every pond event in the ledger")
+    await eventually(caught_up, within=60, what="every pond event in the ledger")
     raw = {pond: await platform.registry.history(pond, limit=5000) for pond in (POND1, POND2)}
     config = TrackerConfig(set_point=6.0, hysteresis=0.4, confirm_timeout_s=3.0)
     again, _ = track_incidents(raw[POND1], pond=POND1, gateway=GATEWAY, config=config)
@@ -153,13 +154,15 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
     async def incidents_recorded() -> bool:
         return len(await ledgered(platform, "aqua.incident", POND1)) == len(again)
 
-    await eventually(incidents_recorded, what="incident tracker caught up")
+    await eventually(incidents_recorded, within=60, what="incident tracker caught up")
     assert (await other.get(api(f"/farms/{FARM}/credit-report"))).status_code == 403
     response = await bank.get(api(f"/farms/{FARM}/credit-report"))
     assert response.status_code == 200, response.text
     body = response.json()
     report = CreditReport.model_validate(body["report"])
     assert report.farm == FARM and set(report.ponds) == {POND1, POND2}
+    recorded = await platform.ledger.entry(body["entry"])  # the ledger commits to the report's digest
+    assert recorded.signer == "platform" and recorded.payload["digest"] == report.digest() == body["digest"]
     # recomputed from the raw event history (not the ledger), the figures match
     ledgered_incidents = [
         IncidentRecord.model_validate(e.payload) for e in await ledgered(platform, "aqua.incident", POND1)
@@ -254,3 +257,11 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
     assert (await platform.ledger.entry(response.json()["entry"])).signer == FARMER
     assert (await bank.get(api(f"/farms/{FARM}/credit-report"))).status_code == 403
     assert (await bank.get(f"/api/2/things/{POND1}")).status_code == 404
+
+    # bad requests get clear Ditto errors
+    response = await farmer.get(api("/farms/aqua.e2e:nowhere/credit-report"))
+    assert response.status_code == 404 and response.json()["error"] == "aqua:farm.notfound"
+    response = await farmer.post(api(f"/farms/{FARM}/grants"), json={"grantee": BANK, "role": "landlord"})
+    assert response.status_code == 400 and "role" in response.json()["message"]
+    response = await farmer.post(api(f"/farms/{FARM}/grants/revoke"), json={"grantId": "consent/none"})
+    assert response.status_code == 404 and response.json()["error"] == "aqua:consent.notfound"

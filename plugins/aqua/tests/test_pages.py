@@ -9,7 +9,7 @@ from playwright.async_api import expect
 from twinledger import Platform
 from twinledger.testing.browser import LoopbackPage
 from twinledger_adapters.testing import eventually
-from twinledger_plugins.aqua.testing import BANK, FARM, FARMER, POND1
+from twinledger_plugins.aqua.testing import BANK, FARM, FARMER, OTHER_BANK, POND1
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -18,7 +18,7 @@ async def test_pond_incident_and_portal_pages(
     platform: Platform, clients: dict[str, httpx.AsyncClient], browser_page: LoopbackPage
 ) -> None:
     assert platform.http is not None
-    await eventually(lambda: platform.ledger.find(kind="aqua.incident", thing_id=POND1), within=30, what="incident")
+    await eventually(lambda: platform.ledger.find(kind="aqua.incident", thing_id=POND1), within=60, what="incident")
     response = await clients[FARMER].post(
         f"/api/plugins/aqua/farms/{FARM}/grants", json={"grantee": BANK, "role": "bank"}
     )
@@ -48,3 +48,23 @@ async def test_pond_incident_and_portal_pages(
     await expect(page.locator("#aqua-portal")).to_contain_text(BANK)
     await expect(page.locator("#aqua-portal")).to_contain_text("active")
     assert browser_page.console_errors == []
+
+    # a farmer logs in with their own token: their farm's ponds; bank B (no grant): nothing
+    for subject, sees in ((FARMER, True), (OTHER_BANK, False)):
+        token, _ = await platform.http.tokens.create(subject)
+        await page.context.clear_cookies()
+        await page.goto(base + "/login")
+        await page.fill("#tl-login-token", token)
+        await page.fill("#tl-login-name", subject)
+        await page.click("#tl-login-submit")
+        await page.wait_for_selector("#tl-user")
+        await page.goto(f"{base}/aqua/ponds?pond={POND1}")
+        if sees:
+            await expect(page.locator("#aqua-pond-summary")).to_contain_text("set point 6.0 mg/L")
+            await page.goto(f"{base}/aqua/portal")
+            await expect(page.locator("#aqua-portal")).to_contain_text(BANK)
+        else:
+            await expect(page.locator(".tl-page-body")).to_contain_text("No aqua farm you may see")
+            await page.goto(f"{base}/aqua/incidents")
+            await expect(page.locator("#aqua-incidents")).to_contain_text("none open")
+            await expect(page.locator("#aqua-incidents")).not_to_contain_text(POND1)

@@ -30,7 +30,7 @@ def simulate(pond: PondModel, until: float, *, control: Controller | None = None
 
 
 def hysteresis_controller(set_point: float = 4.0, band: float = 0.5, min_on_s: float = 1800.0) -> Controller:
-    """What the platform's aerator rule will do (phase 2): on below the set point, off at set
+    """What the platform's aerator rule does (rules.py): on below the set point, off at set
     point + band once the minimum on-time has passed."""
 
     def control(pond: PondModel, reading: PondReading) -> None:

@@ -179,3 +179,14 @@ def test_bad_attributes_and_unknown_features_are_refused(catalog: TwinTypeCatalo
     }
     with pytest.raises(ValidationFailed, match="publicKey"):
         catalog.validate("org.farm-a:gw-1", gateway, Touched(attributes=True))
+
+
+def test_manifest_names_what_the_plugin_ledgers() -> None:
+    from twinledger_plugins.aqua import ledger
+
+    manifest = json.loads(MANIFEST.read_text())
+    kinds = {
+        getattr(ledger, n)
+        for n in ("POND_EVENT", "INCIDENT", "CONSENT_GRANT", "CONSENT_REVOKE", "CREDIT_REPORT", "EVALUATION")
+    }
+    assert set(manifest["ledger_kinds"]) == kinds
