@@ -11,6 +11,7 @@ run (so history from before it existed is projected too) and resumes from its ch
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -47,6 +48,16 @@ def _tracked(segments: Segments) -> bool:
 COLUMNS = ("seq", "path", "thing_id", "ts_us", "value")
 
 
+# Devices send the same few paths over and over: parse and format each once.
+_parse = lru_cache(maxsize=4096)(parse_path)
+
+
+@lru_cache(maxsize=16384)
+def _tracked_path(segments: Segments) -> str | None:
+    """The formatted path of a tracked leaf, None for one that is not tracked."""
+    return format_path(segments) if _tracked(segments) else None
+
+
 def sample_rows(events: Sequence[TwinEvent]) -> list[tuple[int, str, str, int, float]]:
     """Rows in :data:`COLUMNS` order."""
     rows: list[tuple[int, str, str, int, float]] = []
@@ -54,9 +65,9 @@ def sample_rows(events: Sequence[TwinEvent]) -> list[tuple[int, str, str, int, f
         if e.action == "deleted" or e.value is None:
             continue
         ts = e.device_ts_us if e.device_ts_us is not None else e.ingest_ts_us
-        for segments, number in numeric_leaves(parse_path(e.path), e.value):
-            if _tracked(segments):
-                rows.append((e.seq, format_path(segments), e.thing_id, ts, number))
+        for segments, number in numeric_leaves(_parse(e.path), e.value):
+            if (path := _tracked_path(segments)) is not None:
+                rows.append((e.seq, path, e.thing_id, ts, number))
     return rows
 
 
@@ -64,7 +75,7 @@ class SampleProjector:
     def __init__(self, db: Database) -> None:
         self.db = db
         insert = (sqlite_insert if db.is_sqlite else pg_insert)(samples)
-        insert = insert.on_conflict_do_nothing(index_elements=[samples.c.seq, samples.c.path])
+        insert = insert.on_conflict_do_nothing(index_elements=list(samples.primary_key.columns))
         # compiled once; rows go to the driver's executemany as tuples (as the registry does)
         compiled = insert.compile(dialect=db.engine.dialect, column_keys=list(COLUMNS))
         if tuple(compiled.positiontup or ()) != COLUMNS:

@@ -1,6 +1,6 @@
 """Tables of the partner API: API tokens (hashed), webhook subscriptions, time-series samples."""
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from twinledger.storage.metadata import metadata
 
@@ -17,16 +17,21 @@ api_tokens = Table(
 )
 
 # Numeric leaf values of twins over time, projected from the event log by a durable subscriber
-# (off the ingest path): the time-series queries aggregate here, in the database.
+# (off the ingest path): the time-series queries aggregate here, in the database. The primary key
+# is the query's order (one property's samples by time) and the only B-tree on SQLite (WITHOUT
+# ROWID): one write per sample instead of three (rowid table, (seq, path) key, query index), and a
+# range scan that reads the values in place. ``seq`` keeps samples with equal times apart and
+# makes re-delivery harmless (a (seq, path) pair always has the same thing and time).
 samples = Table(
     "samples",
     metadata,
-    Column("seq", BigInteger, primary_key=True),  # the event it came from (re-delivery is harmless)
-    Column("path", String(1024), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # the event it came from
+    Column("path", String(1024), nullable=False),
     Column("thing_id", String(256), nullable=False),
     Column("ts_us", BigInteger, nullable=False),  # device time when the device stamped it, else ingest time
     Column("value", Float, nullable=False),
-    Index("ix_samples_thing_id_path_ts_us", "thing_id", "path", "ts_us"),
+    PrimaryKeyConstraint("thing_id", "path", "ts_us", "seq"),
+    sqlite_with_rowid=False,
 )
 
 # Webhook subscriptions that partners manage through the API; each is a durable bus subscriber
