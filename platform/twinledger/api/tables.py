@@ -1,8 +1,19 @@
 """Tables of the partner API: API tokens (hashed), webhook subscriptions, time-series samples."""
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
-from twinledger.storage.metadata import metadata
+from twinledger.storage.metadata import BigIntKey, metadata
 
 api_tokens = Table(
     "api_tokens",
@@ -17,20 +28,29 @@ api_tokens = Table(
 )
 
 # Numeric leaf values of twins over time, projected from the event log by a durable subscriber
-# (off the ingest path): the time-series queries aggregate here, in the database. The primary key
-# is the query's order (one property's samples by time) and the only B-tree on SQLite (WITHOUT
-# ROWID): one write per sample instead of three (rowid table, (seq, path) key, query index), and a
+# (off the ingest path): the time-series queries aggregate here, in the database. A series is one
+# property of one twin; its samples are keyed by (series, time, seq), the query's order, and that
+# key is the table's only B-tree on SQLite (WITHOUT ROWID): one small integer-keyed write per
+# sample instead of three string-keyed ones (rowid table, (seq, path) key, query index), and a
 # range scan that reads the values in place. ``seq`` keeps samples with equal times apart and
 # makes re-delivery harmless (a (seq, path) pair always has the same thing and time).
+sample_series = Table(
+    "sample_series",
+    metadata,
+    Column("series_id", BigIntKey, primary_key=True, autoincrement=True),
+    Column("thing_id", String(256), nullable=False),
+    Column("path", String(1024), nullable=False),
+    UniqueConstraint("thing_id", "path"),
+)
+
 samples = Table(
     "samples",
     metadata,
-    Column("seq", BigInteger, nullable=False),  # the event it came from
-    Column("path", String(1024), nullable=False),
-    Column("thing_id", String(256), nullable=False),
+    Column("series_id", BigInteger, nullable=False),
     Column("ts_us", BigInteger, nullable=False),  # device time when the device stamped it, else ingest time
+    Column("seq", BigInteger, nullable=False),  # the event it came from
     Column("value", Float, nullable=False),
-    PrimaryKeyConstraint("thing_id", "path", "ts_us", "seq"),
+    PrimaryKeyConstraint("series_id", "ts_us", "seq"),
     sqlite_with_rowid=False,
 )
 
