@@ -28,6 +28,8 @@ def test_the_command_line_and_the_package_import_nothing_heavy() -> None:
     # every command reads the settings: the ledger's and the database's do not load the ledger or SQLAlchemy
     assert loaded_after("import twinledger.config") == []
     assert loaded_after("import twinledger.ledger") == []
+    # pytest loads the fixtures plugin in every run, also in nested runs of plugin templates
+    assert loaded_after("import twinledger.testing.pytest_plugin") == []
 
 
 def test_opening_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
