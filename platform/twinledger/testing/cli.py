@@ -5,6 +5,7 @@ its imports for each call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def invoke_cli(
     *args: str,
     data_dir: Path | None = None,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
     input: str | bytes | None = None,
     text: bool = True,
 ) -> subprocess.CompletedProcess[Any]:
@@ -68,7 +70,8 @@ def invoke_cli(
     of a test. Keep a :func:`run_cli` of each kind of command, so that the user's path (the
     installed entry point, a fresh interpreter) stays tested.
 
-    For synchronous tests only (commands run their own event loop). The logging set-up the command
+    For synchronous tests only (commands run their own event loop); ``cwd`` changes this process's
+    working directory for the call. The logging set-up the command
     makes (structlog, the root logger's handler and levels) is undone afterwards; an exception the
     command does not turn into an error message propagates, with its traceback, into the test.
 
@@ -84,7 +87,7 @@ def invoke_cli(
     full_env = {"TWINLEDGER_LOG__LEVEL": "WARNING", **(env or {})}
     if data_dir is not None:
         full_env["TWINLEDGER_DATA_DIR"] = str(data_dir)
-    with _logging_restored():
+    with _logging_restored(), contextlib.chdir(cwd or Path.cwd()):
         result = CliRunner().invoke(app, list(args), input=input, env=full_env, catch_exceptions=False)
     if text:
         return subprocess.CompletedProcess(["twinledger", *args], result.exit_code, result.stdout, result.stderr)
