@@ -19,8 +19,9 @@ import secrets
 import time
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from twinledger.ledger import signed_entry
-from twinledger.ledger.keys import Ed25519PrivateKey
 
 from .ledger import entry_kind
 from .records import TraceRecord

@@ -6,6 +6,8 @@ Participants (API token whose subject is their ledger participant id):
   201 with ``{"recordId", "entryIndex"}``, 200 when the same record was already accepted.
 - ``POST /codes`` — a farm asks for product codes for a harvested lot: ``{"lot", "gtin", "count"}``.
 - ``GET /records/{record_id}/disclosure`` — the withheld fields of a record, for its signer and operators.
+- ``GET /internal/trace/{code}`` — the trace with the withheld fields (``internal``) of the records the
+  caller signed (all of them for operators).
 
 Anyone, without an account:
 
@@ -83,13 +85,21 @@ def routers(service: AgriService) -> list[APIRouter]:
         return {"recordId": record_id, "disclosure": None if found is None else
                 {"salt": found.salt, "fields": found.disclosed}}  # fmt: skip
 
-    async def _trace(code: str, at: datetime | None) -> Any:
+    async def _trace(code: str, at: datetime | None, internal_for: Principal | None = None) -> Any:
         if at is not None and at.utcoffset() is None:
             return _error(RecordInvalid("?at= needs a time zone offset (e.g. 2024-06-20T12:00:00+02:00)."))
         try:
-            return await service.trace(code, at)
+            return await service.trace(code, at, internal_for=internal_for)
         except AgriError as exc:
             return _error(exc)
+
+    @private.get("/internal/trace/{code:path}")
+    async def internal_trace(
+        code: str,
+        at: datetime | None = Query(None),  # noqa: B008
+        principal: Principal = Depends(current_principal),  # noqa: B008
+    ) -> Any:
+        return await _trace(code, at, principal)
 
     @public.get("/trace/{code:path}")
     async def trace(code: str, at: datetime | None = Query(None)) -> Any:  # noqa: B008

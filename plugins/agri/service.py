@@ -27,11 +27,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 from tortoise.exceptions import IntegrityError
 
 from twinledger import Platform, Principal, Signal
-from twinledger.clock import to_us
 
 from .config import AgriSettings
 from .epcis import TransformationEvent
@@ -137,7 +137,7 @@ class AgriService:
                 taken = await ProductCodeRow.filter(code__in=[c.epc_uri for c in codes]).count()
                 if taken:
                     continue  # 2^-80 per code; the unique constraint below is the real guard
-                now = to_us(self.platform.clock.now())
+                now = int(self.platform.clock.now() * 1_000_000)
                 try:
                     async with self.platform.plugin_data.transaction():
                         for c in codes:
@@ -426,9 +426,15 @@ class AgriService:
 
     # -- traces --------------------------------------------------------------------------------
 
-    async def trace(self, text: str, at: datetime | None = None) -> dict[str, Any]:
+    async def trace(
+        self, text: str, at: datetime | None = None, *, internal_for: Principal | None = None
+    ) -> dict[str, Any]:
         """The public trace of a code: each record with its signer, ledger entry receipt (inclusion
-        proof, signed tree head, key registration) and the contract's status at ``at`` (default: now)."""
+        proof, signed tree head, key registration) and the contract's status at ``at`` (default: now).
+
+        With ``internal_for``, the internal view: records signed by that principal (every record for
+        an operator) also carry their withheld fields, checked against their sealed digest.
+        """
         code = self.parse_code(text)
         uri = code.epc_uri
         when = at or datetime.fromtimestamp(self.platform.clock.now(), UTC)
@@ -440,7 +446,13 @@ class AgriService:
             if more <= ids:
                 break
             ids |= more
-        trace = assemble_trace(code, records, at=when)
+        disclosures = None
+        if internal_for is not None:
+            readable = [r.record_id for r in records if internal_for.admin or r.signer in internal_for.subjects]
+            disclosures = {
+                d.record_id: Disclosure(d.salt, d.disclosed) for d in await DisclosureRow.filter(record_id__in=readable)
+            }
+        trace = assemble_trace(code, records, at=when, disclosures=disclosures)
         if trace.status.status is CodeStatus.UNKNOWN:
             row = await ProductCodeRow.get_or_none(code=uri)
             if row is None:
@@ -454,11 +466,14 @@ class AgriService:
                 code=uri,
             )
         ledger = self.platform.ledger
-        view = trace.public_view()
+        view = trace.public_view() if internal_for is None else trace.internal_view()
         for item in view["items"]:
             index = await self.entry_index(item["recordId"])
             item["entryIndex"] = index
-            item["receipt"] = await ledger.receipt(index)
+            receipt = await ledger.receipt(index)
+            item["signature"] = orjson.loads(receipt["entry"])["sig"]  # the signer's, over the entry body
+            item["inclusionProof"] = receipt["proof"]
+            item["receipt"] = receipt
         head = await ledger.latest_head()
         view["label"] = code.element_string
         view["treeHead"] = head.to_json()

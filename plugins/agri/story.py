@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from twinledger import Platform, Principal
-from twinledger.ledger.keys import Ed25519PrivateKey, load_private_key, private_key_pem, public_key_b64
 
 from . import builders as b
 from .client import signed_record
@@ -52,19 +54,26 @@ class Story:
 def demo_keys(path: Path) -> dict[str, Ed25519PrivateKey]:
     """The demo participants' keys, created once and kept beside the demo's data."""
     if path.exists():
-        stored = json.loads(path.read_text())
-        return {pid: load_private_key(pem.encode()) for pid, pem in stored.items()}
+        loaded = {}
+        for pid, pem in json.loads(path.read_text()).items():
+            key = serialization.load_pem_private_key(pem.encode(), password=None)
+            if isinstance(key, Ed25519PrivateKey):
+                loaded[pid] = key
+        return loaded
     keys = {pid: Ed25519PrivateKey.generate() for pid in PARTICIPANTS}
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    pems = {pid: k.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption()).decode()
+            for pid, k in keys.items()}  # fmt: skip
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({pid: private_key_pem(k) for pid, k in keys.items()}, f)
+        json.dump(pems, f)
     return keys
 
 
 async def register_demo_participants(platform: Platform, keys: dict[str, Ed25519PrivateKey]) -> None:
     for pid, (role, name) in PARTICIPANTS.items():
         await platform.ledger.register_participant(pid, role.value, name)
-        await platform.ledger.add_public_key(pid, public_key_b64(keys[pid]))
+        await platform.ledger.add_public_key(pid, keys[pid].public_key())
 
 
 async def play(platform: Platform, service: AgriService, *, now: datetime | None = None) -> Story:

@@ -290,7 +290,8 @@ async def test_a_box_traced_to_its_whole_history_through_real_peers(world: World
             assert verified.body["payload"] == item["record"]
             assert verified.body["signer"] == item["signer"] == item["record"]["signer"]
             assert hashlib.sha256(rfc8785.dumps(item["record"])).hexdigest() == item["recordId"] == verified.body["ref"]
-            assert verified.index == item["entryIndex"]
+            assert verified.index == item["entryIndex"] == item["inclusionProof"]["leafIndex"]
+            assert base64.b64decode(item["signature"]) == base64.b64decode(json.loads(item["receipt"]["entry"])["sig"])
         signers = {i["kind"]: i["signer"] for i in trace["items"]}
         assert signers["test_report"] == LAB and signers["transport"] == CARRIER and signers["sale"] == SHOP
         text = response.text
@@ -314,6 +315,10 @@ async def test_a_box_traced_to_its_whole_history_through_real_peers(world: World
         assert (await anonymous.get(f"/api/plugins/agri/records/{record_id}/disclosure")).status_code == 401
         forbidden = await w.http.get(f"/api/plugins/agri/records/{record_id}/disclosure", headers=w.auth(SHOP))
         assert forbidden.status_code == 403
+        internal = await w.http.get(f"/api/plugins/agri/internal/trace/{codes[0].epc_uri}", headers=w.auth(CARRIER))
+        shown = {i["kind"]: i.get("internal") for i in internal.json()["items"]}
+        assert shown["transport"] == {"agri:driver": "D. Novak"} and shown["harvest"] is None  # its own only
+        assert (await anonymous.get(f"/api/plugins/agri/internal/trace/{codes[0].epc_uri}")).status_code == 401
 
         # -- refusals: nothing is recorded --------------------------------------------------------------------
         size, rows, code_rows = platform.ledger.size, await RecordRow.all().count(), await ProductCodeRow.all().count()
