@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from twinledger.storage import Database
-from twinledger.storage.migrate import alembic_config, head_revisions, stored_revisions, up_to_date_revisions, upgrade
+from twinledger.storage.migrate import (
+    _assignments,
+    alembic_config,
+    head_revisions,
+    stored_revisions,
+    up_to_date_revisions,
+    upgrade,
+)
 
 
 def test_the_heads_read_from_the_files_are_alembics() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert head_revisions() == frozenset(script.get_heads())
+
+
+def test_revision_assignments_are_read_on_one_line_or_several(tmp_path: Path) -> None:
+    one = tmp_path / "one.py"
+    one.write_text('"""x\n\nRevision ID: b\n"""\nrevision: str = "b"  # the id\ndown_revision = ("a", "c")\n')
+    several = tmp_path / "several.py"
+    several.write_text('revision = "d"\ndown_revision: tuple[str, ...] | None = (\n    "b",\n    "c",\n)\n')
+    names = ("revision", "down_revision")
+    assert _assignments(one, names) == {"revision": "b", "down_revision": ("a", "c")}
+    assert _assignments(several, names) == {"revision": "d", "down_revision": ("b", "c")}
 
 
 async def _tables(db: Database) -> set[str]:
