@@ -186,3 +186,34 @@ async def test_sort_on_a_hidden_field_does_not_reveal_its_order(
     # a visible field still sorts for the bank, the same way as for an operator
     option = "sort(-attributes/site,+thingId)"
     assert await ids(bank, option=option) == await ids(clients["admin"], like, option=option)
+
+
+async def test_a_partners_cursor_reveals_nothing_about_hidden_fields(
+    ponds: Platform, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    """The cursor counts what the partner sees: it must not change when only hidden data does
+    (an offset into the database's candidates would count twins that matched on hidden fields)."""
+    for tid in ("org.farm:pond-1", "org.farm:pond-2", "org.farm:tank-1"):
+        await ponds.policies.ensure(tid, owners=["partner:farmer"])
+        await ponds.policies.set_entry(
+            tid, "bank", PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+        )
+    bank = clients["bank"]
+    rql = 'or(eq(attributes/site,"south"),gt(attributes/depth,5),exists(features/o2))'
+    params = {"filter": rql, "option": "size(1)", "fields": "thingId"}
+
+    async def first_page() -> tuple[list[str], str]:
+        page = (await bank.get("/api/2/search/things", params=params)).json()
+        return [t["thingId"] for t in page["items"]], page["cursor"]
+
+    found, cursor = await first_page()
+    assert found == ["org.farm:pond-2"]
+    # pond-1's hidden feature goes away: nothing the bank sees changes, so neither does the cursor
+    gone = await ponds.registry.apply(Signal("org.farm:pond-1", "/features/o2", None, op="delete", source="test"))
+    assert gone.accepted
+    assert await first_page() == (found, cursor)
+    second = await bank.get("/api/2/search/things", params={**params, "option": f"size(1),cursor({cursor})"})
+    assert [t["thingId"] for t in second.json()["items"]] == ["org.farm:tank-1"]
+    assert "cursor" not in second.json()
+    # limit(offset,size) counts visible things too
+    assert await ids(bank, rql, option="limit(1,5)") == ["org.farm:tank-1"]

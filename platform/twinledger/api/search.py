@@ -6,8 +6,9 @@ narrowed in SQL to twins whose policy lets one of its subjects read something
 checked again on that visible part, so a filter can never match on a hidden field. A partner's
 sort on a field a policy may hide (anything but thingId and the _ metadata) is done on the visible
 part too — the database order would reveal the hidden values — so such a search reads all of the
-partner's candidates per page. Pages follow an opaque cursor (an offset into the result order,
-bound to the query it came from).
+partner's candidates per page. Pages follow an opaque cursor: an offset into the results (never
+into the database's candidates, which count twins that matched on hidden fields), bound to the
+query it came from; a partner's page reads its candidates from the first on.
 """
 
 from __future__ import annotations
@@ -92,33 +93,38 @@ class Searcher:
         return twin, doc
 
     async def page(self, query: Query, offset: int, size: int) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
-        """Up to ``size`` visible matches from ``offset`` on, and the offset of the next page (None: last)."""
-        if not self.principal.admin and any(path[0] not in _SAFE_SORT for path, _ in query.options.sort):
+        """Up to ``size`` visible matches from the ``offset``-th on, and the offset of the next page
+        (None: last). Offsets count results, never database candidates: a partner's candidates
+        include twins that matched on fields it may not read, and a cursor must not count them."""
+        if self.principal.admin:  # every candidate is a result: the database skips and limits
+            return await self._page_in_database(query, offset, size)
+        if any(path[0] not in _SAFE_SORT for path, _ in query.options.sort):
             return await self._page_sorted_visible(query, offset, size)
-        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
-        order = [
+        found: list[tuple[Twin, dict[str, Any]]] = []
+        seen = 0
+        async for hit in self._visible_matches(query, self._order(query)):
+            if seen >= offset:
+                if len(found) == size:
+                    return found, offset + size
+                found.append(hit)
+            seen += 1
+        return found, None
+
+    def _order(self, query: Query) -> list[Any]:
+        return [
             (self.sql.sort_key(path).desc() if desc else self.sql.sort_key(path).asc())
             for path, desc in query.options.sort
         ]
-        q = self.base(query, columns).order_by(*order, twins.c.thing_id)
-        found: list[tuple[Twin, dict[str, Any]]] = []
-        position = offset
-        chunk = size + 1  # a partner's candidates may be cut by the policy: read more each round
-        db = self.api.platform.registry.db
-        while True:
-            async with db.connect() as conn:
-                rows = (await conn.execute(q.offset(position).limit(chunk))).all()
-            for i, row in enumerate(rows):
-                hit = await self.visible(row, query)
-                if hit is None:
-                    continue
-                if len(found) == size:
-                    return found, position + i
-                found.append(hit)
-            position += len(rows)
-            if len(rows) < chunk:
-                return found, None
-            chunk = min(chunk * 2, _SCAN_CHUNK)
+
+    async def _page_in_database(
+        self, query: Query, offset: int, size: int
+    ) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
+        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
+        q = self.base(query, columns).order_by(*self._order(query), twins.c.thing_id)
+        async with self.api.platform.registry.db.connect() as conn:
+            rows = (await conn.execute(q.offset(offset).limit(size + 1))).all()
+        found = [hit for row in rows[:size] if (hit := await self.visible(row, query)) is not None]
+        return found, (offset + size if len(rows) > size else None)
 
     async def _page_sorted_visible(
         self, query: Query, offset: int, size: int
@@ -135,22 +141,27 @@ class Searcher:
         end = offset + size
         return hits[offset:end], (end if end < len(hits) else None)
 
-    async def _visible_matches(self, query: Query) -> AsyncIterator[tuple[Twin, dict[str, Any]]]:
-        """Every match the caller may see, in thingId order (keyset scan)."""
+    async def _visible_matches(
+        self, query: Query, order: list[Any] | None = None
+    ) -> AsyncIterator[tuple[Twin, dict[str, Any]]]:
+        """Every match the caller may see, in ``order`` then thingId order."""
         db = self.api.platform.registry.db
         columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
-        after = ""
+        after, position = "", 0
         while True:
-            q = self.base(query, columns).where(twins.c.thing_id > after).order_by(twins.c.thing_id).limit(_SCAN_CHUNK)
+            if order:  # offset chunks (the sort keys are not unique)
+                q = self.base(query, columns).order_by(*order, twins.c.thing_id).offset(position)
+            else:  # keyset in id order
+                q = self.base(query, columns).where(twins.c.thing_id > after).order_by(twins.c.thing_id)
             async with db.connect() as conn:
-                rows = (await conn.execute(q)).all()
+                rows = (await conn.execute(q.limit(_SCAN_CHUNK))).all()
             for row in rows:
                 hit = await self.visible(row, query)
                 if hit is not None:
                     yield hit
             if len(rows) < _SCAN_CHUNK:
                 return
-            after = rows[-1].thing_id
+            after, position = rows[-1].thing_id, position + len(rows)
 
     async def count(self, query: Query) -> int:
         if self.principal.admin:
