@@ -307,3 +307,30 @@ async def test_partner_deliveries_connect_to_the_checked_address_with_the_host_n
         await until(lambda: len(receiver.received) == 1)
     assert receiver.received[0][0]["host"] == f"hooks.partner.example:{port}"
     assert checked == ["hooks.partner.example", "hooks.partner.example"]  # at registration and at delivery
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("::127.0.0.1", False),  # IPv4-compatible
+    ],
+)
+def test_what_counts_as_a_public_webhook_address(address: str, public: bool) -> None:
+    import ipaddress
+
+    from twinledger.api.webhooks import is_public
+
+    assert is_public(ipaddress.ip_address(address)) is public

@@ -111,6 +111,24 @@ def check_url(url: Any) -> str:
     return url
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global address, also when it is an IPv6 form of an IPv4 one (mapped, 6to4, NAT64,
+    IPv4-compatible): ``64:ff9b::7f00:1`` reaches 127.0.0.1 through a NAT64 gateway."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and (address in _NAT64 or address in _IPV4_COMPATIBLE):
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None:
+            return inner.is_global
+    return True
+
+
 async def public_addresses(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to, all of them public; :class:`NonPublicTarget` otherwise."""
     try:
@@ -121,7 +139,7 @@ async def public_addresses(host: str, port: int) -> list[str]:
     for info in infos:
         text = str(info[4][0]).split("%")[0]
         address = ipaddress.ip_address(text)
-        if not address.is_global:
+        if not is_public(address):
             raise NonPublicTarget(
                 f"The webhook endpoint {host!r} resolves to the non-public address {address}; "
                 "operators can allow that with [api] webhook_private_targets = true."
