@@ -6,10 +6,14 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from twinledger import Platform
+from twinledger import Platform, Signal
 from twinledger.testing.browser import LoopbackPage
 from twinledger_adapters.testing import eventually
-from twinledger_plugins.aqua.testing import BANK, FARM, FARMER, OTHER_BANK, POND1
+from twinledger_plugins.aqua.pond_model import PondModel, PondParams
+from twinledger_plugins.aqua.runtime import runtime_of
+from twinledger_plugins.aqua.series import OXYGEN
+from twinledger_plugins.aqua.simulation import FeedingSchedule, run_pond
+from twinledger_plugins.aqua.testing import BANK, FARM, FARMER, GATEWAY, OTHER_BANK, POND1, POND2
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,6 +43,20 @@ async def test_pond_incident_and_portal_pages(
     await expect(page.locator("#aqua-pond-summary")).to_contain_text("time below set point")
     await expect(page.locator("#aqua-pond-graph .main-svg").first).to_be_visible()
     await expect(page.locator("#aqua-pond-suggestions")).to_contain_text("No forecast yet")
+
+    # two days of earlier readings of pond 2 (stamped by the gateway before the live ones): enough
+    # for the diurnal forecast, which the page draws with its band and turns into suggestions
+    gateway = runtime_of(platform).gateways[GATEWAY]
+    origin = gateway.clock.origin
+    model = PondModel(PondParams(utc_offset_h=7.0), seed=2, start=origin - 2 * 86_400)
+    history = run_pond(model, origin - 600, every_s=600, feeding=FeedingSchedule())
+    outcomes = await platform.registry.apply_many(
+        [Signal(POND2, OXYGEN, r.oxygen, op="put", source="test:archive", device_ts=r.ts) for r in history]
+    )
+    assert all(o.accepted for o in outcomes)
+    await page.goto(f"{base}/aqua/ponds?pond={POND2}")
+    await expect(page.locator("#aqua-pond-graph .legendtext", has_text="forecast (95 %)")).to_be_visible()
+    await expect(page.locator("#aqua-pond-suggestions")).not_to_contain_text("No forecast yet")
 
     await page.goto(f"{base}/aqua/incidents")
     await expect(page.locator("#aqua-incidents")).to_contain_text("handled")
