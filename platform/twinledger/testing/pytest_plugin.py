@@ -6,8 +6,8 @@
 - ``tl_settings``: settings for a fresh data directory and that database.
 - ``make_platform``: starts platforms (``await make_platform(plugins=[my_plugin])``) and stops
   them at the end of the test.
-- ``serve_http`` / ``browser_page``: an ASGI app on loopback, and headless Chromium that may only
-  reach loopback (see :mod:`twinledger.testing.browser`).
+- ``serve_http`` / ``browser_page`` / ``screenshot_dir``: an ASGI app on loopback, headless Chromium
+  that may only reach loopback, and the folder for page screenshots (see :mod:`twinledger.testing.browser`).
 - ``mosquitto``: a Mosquitto broker on a free loopback port (:class:`MosquittoBroker`, with
   high queue limits), stopped after the test; skipped with the reason if it is not installed.
 
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from twinledger.testing import mosquitto as _mosquitto
-from twinledger.testing.browser import browser_page, serve_http  # noqa: F401 - fixtures offered here
+from twinledger.testing.browser import browser_page, screenshot_dir, serve_http  # noqa: F401 - fixtures offered here
 
 if TYPE_CHECKING:
     from twinledger.app import Platform
