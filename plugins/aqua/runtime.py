@@ -11,7 +11,9 @@ At start, for every configured farm:
   signs the pond events and incident records it vouches for; its public key is the gateway
   twin's ``publicKey`` attribute;
 - the farmer is a participant (role ``farmer``) with a platform-held key: the platform signs the
-  farmer's consent records when the farmer grants or revokes through the API.
+  farmer's consent records when the farmer grants or revokes with the API token alone; a farmer
+  with their own key registers its public half and signs consent on their side instead
+  (:func:`.portal.grant_signed`).
 """
 
 from __future__ import annotations
