@@ -9,7 +9,6 @@ without an endpoint send to the server resources (see :mod:`.server`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from functools import partial
@@ -19,7 +18,7 @@ import aiocoap
 import orjson
 from aiocoap.numbers.codes import Code
 
-from twinledger import Command, TwinError
+from twinledger import Command, TwinError, cancel_tasks
 from twinledger.devices import AdapterHealth, AdapterStatus, Device, Reading, senml
 from twinledger.devices.decoding import readings_from_object
 from twinledger_adapters.coap.server import site
@@ -65,11 +64,7 @@ class CoapAdapter:
                     self._observers.append(task)
 
     async def stop(self) -> None:
-        for task in self._observers:
-            task.cancel()
-        for task in self._observers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(*self._observers)
         self._observers.clear()
         for ctx in (self.client, self.server):
             if ctx is not None:

@@ -14,7 +14,6 @@ readings as SenML to ``{push_to}/devices/{device}`` every interval (confirmable)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +23,7 @@ import structlog
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
+from twinledger import cancel_tasks
 from twinledger.devices import senml
 from twinledger.devices.scenario import Scenario
 
@@ -110,11 +110,8 @@ class CoapDevice:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_tasks(self._task)
+        self._task = None
         for ctx in (self._client, self._server):
             if ctx is not None:
                 await ctx.shutdown()

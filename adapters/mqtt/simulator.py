@@ -15,7 +15,6 @@ device publishes its new state at once: that is the confirmation the twin shows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 import structlog
 
+from twinledger import cancel_tasks
 from twinledger.devices import senml
 from twinledger.devices.scenario import Scenario
 from twinledger_adapters.mqtt.topics import TopicTemplate
@@ -111,11 +111,8 @@ class MqttDevice:
         self._transport = transport
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_tasks(self._task)
+        self._task = None
         if self._transport is not None:
             await self._transport.close()
             self._transport = None

@@ -99,7 +99,7 @@ if TYPE_CHECKING:
         hysteresis,
         load_rules,
     )
-    from twinledger.services import Service
+    from twinledger.services import Service, cancel_tasks
 
 __version__ = "0.1.0"
 
@@ -206,6 +206,7 @@ _ORIGINS: dict[str, str] = {
     "hysteresis": "twinledger.rules",
     "load_rules": "twinledger.rules",
     "Service": "twinledger.services",
+    "cancel_tasks": "twinledger.services",
 }
 
 __all__ = [
@@ -302,6 +303,7 @@ __all__ = [
     "TwinledgerError",
     "ValidationFailed",
     "browser_receipt",
+    "cancel_tasks",
     "hookimpl",
     "hysteresis",
     "live_input",

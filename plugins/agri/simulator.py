@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ import structlog
 from aiocoap.numbers.codes import Code
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
-from twinledger import Platform
+from twinledger import Platform, cancel_tasks
 
 from .config import PlotSettings, ReaderSettings
 from .field_model import (
@@ -77,11 +76,7 @@ class AgriSimulator:
                 self._tasks.append(asyncio.create_task(self._readers(self.story), name="agri-readers"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(*self._tasks)
         self._tasks.clear()
         if self._mqtt is not None:
             await self._mqtt.disconnect()

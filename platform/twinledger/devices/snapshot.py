@@ -8,7 +8,6 @@ pid and time, so a reader can tell a running platform from a stale file.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
+
+from twinledger.services import cancel_tasks
 
 if TYPE_CHECKING:
     from twinledger.devices.adapter import Adapter
@@ -109,8 +110,6 @@ class HealthSnapshotWriter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_tasks(self._task)
             self._task = None
             await self.write(running=False)

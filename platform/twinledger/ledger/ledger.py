@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import contextlib
 import socket
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from twinledger.ledger.pool import CryptoPool
 from twinledger.ledger.proofs import NodeReader, Prover
 from twinledger.ledger.receipts import make_receipt
 from twinledger.ledger.settings import LedgerSettings
+from twinledger.services import cancel_tasks
 from twinledger.storage.database import Database
 
 log = structlog.get_logger("twinledger.ledger")
@@ -121,11 +121,8 @@ class Ledger:
             self._scheduler = asyncio.create_task(self._schedule(), name="twinledger-ledger-heads")
 
     async def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler
-            self._scheduler = None
+        await cancel_tasks(self._scheduler)
+        self._scheduler = None
         for plugin, anchor in self.anchors:
             close = getattr(anchor, "close", None)
             if close is not None:

@@ -32,6 +32,7 @@ from twinledger.ledger.errors import EntryConflict, SignatureInvalid
 from twinledger.ledger.model import LedgerEntry
 from twinledger.ledger.pool import CryptoPool
 from twinledger.ledger.tables import ledger_entries, ledger_nodes
+from twinledger.services import cancel_tasks
 from twinledger.storage.database import Database
 
 log = structlog.get_logger("twinledger.ledger")
@@ -113,11 +114,7 @@ class LogWriter:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain):
                 await self.flushed()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(*self._tasks)
         self._tasks = []
         for item in self._pending:
             if not item.future.done():

@@ -15,7 +15,6 @@ For comparison, FIELD-NOTES measured ~675 ms median for 1 s polling of the same 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import random
 import time
@@ -32,6 +31,7 @@ from twinledger.config import load_settings
 from twinledger.dashboards import format as fmt
 from twinledger.plugins.manager import PluginManager
 from twinledger.registry import Signal
+from twinledger.services import cancel_tasks
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -102,10 +102,7 @@ async def run(ctx: BenchContext) -> Metrics:
         metrics["dashboards_live_busy_background_updates_per_s"] = background_rate
         return metrics
     finally:
-        if load is not None:
-            load.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await load
+        await cancel_tasks(load)
         await platform.stop()
 
 
