@@ -20,6 +20,7 @@ from twinledger.ledger.model import (
     LedgerEntry,
     Participant,
     ParticipantKey,
+    RangeProof,
     SignedHead,
 )
 from twinledger.ledger.note import Checkpoint, Note, NoteSigner, NoteVerifier
@@ -48,6 +49,7 @@ __all__ = [
     "Participant",
     "ParticipantKey",
     "ProofInvalid",
+    "RangeProof",
     "SignatureInvalid",
     "SignedHead",
     "UnknownSigner",
