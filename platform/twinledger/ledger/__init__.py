@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         LedgerEntry,
         Participant,
         ParticipantKey,
+        RangeProof,
         SignedHead,
     )
     from twinledger.ledger.note import Checkpoint, Note, NoteSigner, NoteVerifier
@@ -56,6 +57,7 @@ _ORIGINS: dict[str, str] = {
     "LedgerEntry": "twinledger.ledger.model",
     "Participant": "twinledger.ledger.model",
     "ParticipantKey": "twinledger.ledger.model",
+    "RangeProof": "twinledger.ledger.model",
     "SignedHead": "twinledger.ledger.model",
     "Checkpoint": "twinledger.ledger.note",
     "Note": "twinledger.ledger.note",
@@ -89,6 +91,7 @@ __all__ = [
     "Participant",
     "ParticipantKey",
     "ProofInvalid",
+    "RangeProof",
     "SignatureInvalid",
     "SignedHead",
     "UnknownSigner",
