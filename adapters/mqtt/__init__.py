@@ -5,23 +5,35 @@ Registered as the ``mqtt`` entry point of the ``twinledger`` group. The adapter 
 starts an embedded broker (amqtt, MQTT 3.1.1) on ``[mqtt] port`` and connects to it.
 
 Public API: :class:`MqttAdapter`, :class:`MqttDevice` (simulator), :class:`EmbeddedBroker`.
+
+The public names are imported on first use (PEP 562), and the hooks import the adapter only when
+it is enabled: loading the plugin (every command that opens a platform does) leaves gmqtt unloaded.
+There is deliberately no module ``__dir__`` listing them: pluggy reads every name of ``dir(module)``
+when it registers the plugin, which would import them all.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from twinledger import hookimpl
-from twinledger_adapters.mqtt.adapter import MqttAdapter
-from twinledger_adapters.mqtt.embedded import EmbeddedBroker, port_is_free
-from twinledger_adapters.mqtt.simulator import MqttDevice
 
 if TYPE_CHECKING:
     from twinledger import Adapter, Platform
+    from twinledger_adapters.mqtt.adapter import MqttAdapter
+    from twinledger_adapters.mqtt.embedded import EmbeddedBroker
+    from twinledger_adapters.mqtt.simulator import MqttDevice
 
 __all__ = ["EmbeddedBroker", "MqttAdapter", "MqttDevice", "twinledger_register_adapters"]
+
+_ORIGINS = {
+    "EmbeddedBroker": "twinledger_adapters.mqtt.embedded",
+    "MqttAdapter": "twinledger_adapters.mqtt.adapter",
+    "MqttDevice": "twinledger_adapters.mqtt.simulator",
+}
 
 log = structlog.get_logger("twinledger.adapters.mqtt")
 
@@ -33,6 +45,9 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
         settings.embedded if settings.embedded is not None else (settings.host is None and platform.with_simulators)
     )
     if embedded:
+        from twinledger_adapters.mqtt.adapter import MqttAdapter
+        from twinledger_adapters.mqtt.embedded import EmbeddedBroker, port_is_free
+
         host = settings.host or "127.0.0.1"
         port = settings.port
         if "port" not in settings.model_fields_set and not port_is_free(host, port):
@@ -46,4 +61,15 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     if settings.host is None:
         log.info("mqtt_adapter_off", reason="no [mqtt] host configured (the demo starts an embedded broker)")
         return []
+    from twinledger_adapters.mqtt.adapter import MqttAdapter
+
     return [MqttAdapter(platform, settings)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _ORIGINS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

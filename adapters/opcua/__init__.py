@@ -4,31 +4,58 @@ Registered as the ``opcua`` entry point; runs when an OPC UA device is registere
 names its server ``endpoint``). With ``[opcua] serve_endpoint`` it also serves the devices' twins
 to HMIs (:class:`TwinServer`). Public API: :class:`OpcUaAdapter`, :class:`OpcUaDevice` (simulated
 device server), :class:`TwinServer`.
+
+The public names are imported on first use (PEP 562), and the hooks import the adapter only when
+it is enabled: loading the plugin (every command that opens a platform does) leaves asyncua unloaded.
+There is deliberately no module ``__dir__`` listing them: pluggy reads every name of ``dir(module)``
+when it registers the plugin, which would import them all.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from twinledger import hookimpl
-from twinledger_adapters.opcua.adapter import OpcUaAdapter
-from twinledger_adapters.opcua.hmi import TwinServer
-from twinledger_adapters.opcua.simulator import OpcUaDevice
 
 if TYPE_CHECKING:
     from twinledger import Adapter, Platform, Service
+    from twinledger_adapters.opcua.adapter import OpcUaAdapter
+    from twinledger_adapters.opcua.hmi import TwinServer
+    from twinledger_adapters.opcua.simulator import OpcUaDevice
 
 __all__ = ["OpcUaAdapter", "OpcUaDevice", "TwinServer", "twinledger_register_adapters", "twinledger_register_services"]
+
+_ORIGINS = {
+    "OpcUaAdapter": "twinledger_adapters.opcua.adapter",
+    "OpcUaDevice": "twinledger_adapters.opcua.simulator",
+    "TwinServer": "twinledger_adapters.opcua.hmi",
+}
 
 
 @hookimpl
 def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     if not platform.devices.of_protocol("opcua"):
         return []
+    from twinledger_adapters.opcua.adapter import OpcUaAdapter
+
     return [OpcUaAdapter(platform, platform.settings.opcua)]
 
 
 @hookimpl
 def twinledger_register_services(platform: Platform) -> list[Service]:
     endpoint = platform.settings.opcua.serve_endpoint
-    return [TwinServer(platform, endpoint)] if endpoint else []
+    if not endpoint:
+        return []
+    from twinledger_adapters.opcua.hmi import TwinServer
+
+    return [TwinServer(platform, endpoint)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _ORIGINS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

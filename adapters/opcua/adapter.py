@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,25 @@ class _Handler:
         self.session.lost.set()
 
 
+class _LossReportedBySupervisor(logging.Filter):
+    """Drops asyncua's "Publish iteration crashed" traceback when the connection is closed.
+
+    When a device server goes away (restarts, or stops before the adapter at the demo's end),
+    asyncua's publish loop logs that traceback every second until the session is disconnected.
+    The supervisor reports the same loss once (``device_unavailable`` with the reason, and the
+    device's health) and disconnects at once, so the traceback only repeats it. A publish failure
+    for any other reason still gets through.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, ConnectionError) and str(record.msg).startswith("Publish iteration crashed"))
+
+
+_PUBLISH_LOG = logging.getLogger("asyncua.client.ua_session.UaSession")  # asyncua's UaSession.logger
+_LOSS_REPORTED = _LossReportedBySupervisor()
+
+
 class OpcUaAdapter:
     protocol = "opcua"
 
@@ -78,6 +98,7 @@ class OpcUaAdapter:
         self._cert: tuple[Path, Path] | None = None
 
     async def start(self) -> None:
+        _PUBLISH_LOG.addFilter(_LOSS_REPORTED)  # once per process: the same filter object is not added twice
         devices = self.platform.devices.of_protocol("opcua")
         if any(d.spec.security_policy != "None" for d in devices):
             self._cert = await client_certificate(self.settings, self.platform.settings.data_dir)

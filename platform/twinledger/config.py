@@ -41,7 +41,6 @@ from pydantic_settings import (
 from twinledger.api.settings import ApiSettings
 from twinledger.errors import ConfigError
 from twinledger.ledger.settings import LedgerSettings
-from twinledger.storage.database import default_database_url
 
 
 class HttpSettings(BaseModel):
@@ -161,6 +160,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
+        # imported here: the storage module loads SQLAlchemy, which reading settings does not need
+        from twinledger.storage.database import default_database_url
+
         return self.database_url or default_database_url(self.data_dir)
 
     @property

@@ -54,9 +54,11 @@ def twinledger_register_devices(platform: Platform) -> list[DeviceSpec]:
 
 @hookimpl
 async def twinledger_on_startup(platform: Platform) -> None:
-    from .runtime import prepare, runtime_of
+    from .runtime import prepare, restore_command_starts, runtime_of
 
-    await prepare(platform, runtime_of(platform))
+    runtime = runtime_of(platform)
+    await prepare(platform, runtime)
+    await restore_command_starts(platform, runtime)
 
 
 @hookimpl

@@ -3,7 +3,9 @@
 Runs in ``twinledger demo`` next to the farm gateways (a simulator service). Once the first
 low-oxygen incident of the first farm is in the ledger (or after ``patience_s``):
 
-1. the farmer grants ``partner:bank-demo`` read access (policy change + ledger entry);
+1. the farmer grants ``partner:bank-demo`` read access (policy change + ledger entry), the
+   consent signed on the farmer's side with a key pair that exists only here (the platform gets
+   the public key, as for a farmer's app);
 2. the bank, whose key pair exists only here (the platform holds its public key), obtains the
    credit report through the portal, checks its evidence offline against the log key, and
 3. records its evaluation signed with its own key: a loan sized by the report's figures.
@@ -23,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twinledger.ledger import signed_entry
 
 from .evidence import verify_evidence
-from .ledger import EVALUATION, INCIDENT
-from .portal import grant, issue_report, record_evaluation
+from .ledger import CONSENT_GRANT, EVALUATION, INCIDENT
+from .portal import grant_record, grant_signed, issue_report, record_evaluation
 from .records import Evaluation
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class DemoStory:
         self.platform, self.farm, self.patience_s = platform, farm, patience_s
         self.name = "aqua.demo-story"
         self.key = Ed25519PrivateKey.generate()  # the bank's own key: never given to the platform
+        self.farmer_key = Ed25519PrivateKey.generate()  # the farmer's own key, likewise
         self.done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -95,8 +98,19 @@ class DemoStory:
             self.done.set()
             return  # a previous demo run told the story already
         await self._first_incident()
-        consent = await grant(platform, farm, grantee=BANK, role="bank")
-        log.info("aqua_demo_consent_granted", farm=farm.id, grantee=BANK, entry=consent.index)
+        # the farmer signs the consent on their side: only the public key reaches the platform
+        await ledger.add_public_key(farm.farmer, self.farmer_key.public_key())
+        record = grant_record(farm, grantee=BANK, role="bank", at=platform.clock.now())
+        request = signed_entry(
+            self.farmer_key,
+            signer=farm.farmer,
+            kind=CONSENT_GRANT,
+            payload=record.model_dump(mode="json"),
+            ref=record.id,
+            twin={"thingId": farm.id},
+        )
+        consent = await grant_signed(platform, farm, body=request["body"], signature=request["signature"])
+        log.info("aqua_demo_consent_granted", farm=farm.id, grantee=BANK, entry=consent.index, signed_by="farmer")
         if ledger.participants.get(BANK) is None:
             await ledger.register_participant(BANK, "bank", "Demo bank")
         await ledger.add_public_key(BANK, self.key.public_key())

@@ -1,6 +1,8 @@
 """The financial service portal (TR 30176 use case 2, steps 6-9), as the routes and pages use it.
 
-- :func:`grant` / :func:`revoke`: the farmer's consent. A grant is a policy change (an entry
+- :func:`grant_signed` / :func:`revoke_signed`: the farmer's consent, signed on the farmer's side
+  and verified against a key the farmer registered; :func:`grant` / :func:`revoke` sign it with the
+  farmer's platform-held key instead (when the farmer's API token asks). A grant is a policy change (an entry
   ``aqua-consent:<grantee>`` in the farm's policy giving the grantee READ on every twin of the
   farm: the farm, its gateway and ponds share that policy) plus a :class:`.records.ConsentGrant`
   in the ledger signed by the farmer; a revoke removes the entry and records a
@@ -46,11 +48,16 @@ __all__ = [
     "active_grant",
     "consents",
     "evaluations",
+    "farm_resources",
     "grant",
+    "grant_record",
+    "grant_signed",
     "issue_report",
     "ledgered_history",
     "record_evaluation",
     "revoke",
+    "revoke_record",
+    "revoke_signed",
 ]
 
 
@@ -100,6 +107,50 @@ async def active_grant(platform: Platform, farm: FarmConfig, grantee: str) -> Co
     return found[-1] if found else None
 
 
+def farm_resources(farm: FarmConfig) -> tuple[str, ...]:
+    """The twins a grant covers: the farm, its gateway and ponds (they share the farm's policy)."""
+    return (farm.id, farm.gateway.id, *(p.id for p in farm.ponds))
+
+
+def grant_record(
+    farm: FarmConfig,
+    *,
+    grantee: str,
+    role: str,
+    at: float,
+    purpose: str = "credit-evaluation",
+    expires_at: float | None = None,
+) -> ConsentGrant:
+    """The consent record a farmer signs (on their side with :func:`twinledger.ledger.signed_entry`,
+    kind ``aqua.consent-grant``, ref = its id, twin = the farm), or the platform signs for them."""
+    return ConsentGrant.model_validate(
+        {
+            "id": f"consent/{farm.id}/{grantee}/{round(at * 1e6)}",
+            "farm": farm.id,
+            "farmer": farm.farmer,
+            "grantee": grantee,
+            "role": role,
+            "resources": farm_resources(farm),
+            "purpose": purpose,
+            "granted_at": at,
+            "expires_at": expires_at,
+        }
+    )
+
+
+def revoke_record(farm: FarmConfig, grant: ConsentGrant, *, at: float, reason: str | None = None) -> ConsentRevoke:
+    """The withdrawal of ``grant`` a farmer signs (kind ``aqua.consent-revoke``, ref = its id)."""
+    return ConsentRevoke(
+        id=f"{grant.id}/revoke",
+        grant_id=grant.id,
+        farm=farm.id,
+        farmer=farm.farmer,
+        grantee=grant.grantee,
+        revoked_at=at,
+        reason=reason,
+    )
+
+
 async def grant(
     platform: Platform,
     farm: FarmConfig,
@@ -109,20 +160,9 @@ async def grant(
     purpose: str = "credit-evaluation",
     expires_at: float | None = None,
 ) -> Consent:
+    """A grant signed with the farmer's platform-held key (the farmer's API token asks)."""
     now = platform.clock.now()
-    record = ConsentGrant.model_validate(
-        {
-            "id": f"consent/{farm.id}/{grantee}/{round(now * 1e6)}",
-            "farm": farm.id,
-            "farmer": farm.farmer,
-            "grantee": grantee,
-            "role": role,
-            "resources": (farm.id, farm.gateway.id, *(p.id for p in farm.ponds)),
-            "purpose": purpose,
-            "granted_at": now,
-            "expires_at": expires_at,
-        }
-    )
+    record = grant_record(farm, grantee=grantee, role=role, at=now, purpose=purpose, expires_at=expires_at)
     label = consent_label(grantee)
     await platform.policies.set_entry(farm.id, label, PolicyEntry.of([grantee], {"thing:/": ["READ"]}))
     try:
@@ -135,25 +175,30 @@ async def grant(
     return Consent(record, entry.index)
 
 
-async def revoke(platform: Platform, farm: FarmConfig, grant_id: str, reason: str | None = None) -> Consent:
+async def _grant_to_revoke(platform: Platform, farm: FarmConfig, grant_id: str) -> Consent:
     found = next((c for c in await consents(platform, farm) if c.grant.id == grant_id), None)
     if found is None:
         raise PortalError(404, "aqua:consent.notfound", f"The farm {farm.id} has no grant {grant_id!r}.")
+    return found
+
+
+async def revoke(platform: Platform, farm: FarmConfig, grant_id: str, reason: str | None = None) -> Consent:
+    """A withdrawal signed with the farmer's platform-held key (the farmer's API token asks)."""
+    found = await _grant_to_revoke(platform, farm, grant_id)
     if found.revoke is not None:
         return found
-    now = platform.clock.now()
-    record = ConsentRevoke(
-        id=f"{grant_id}/revoke",
-        grant_id=grant_id,
-        farm=farm.id,
-        farmer=farm.farmer,
-        grantee=found.grant.grantee,
-        revoked_at=now,
-        reason=reason,
-    )
+    record = revoke_record(farm, found.grant, at=platform.clock.now(), reason=reason)
     entry = await platform.ledger.append(
         CONSENT_REVOKE, record.model_dump(mode="json"), signer=farm.farmer, ref=record.id, twin={"thingId": farm.id}
     )
+    return await _revoked(platform, farm, found, record, entry)
+
+
+async def _revoked(
+    platform: Platform, farm: FarmConfig, found: Consent, record: ConsentRevoke, entry: LedgerEntry
+) -> Consent:
+    now = platform.clock.now()
+    grant_id = found.grant.id
     others = [
         c
         for c in await consents(platform, farm)
@@ -162,6 +207,80 @@ async def revoke(platform: Platform, farm: FarmConfig, grant_id: str, reason: st
     if not others:  # another grant to the same institution keeps its access
         await platform.policies.remove_entry(farm.id, consent_label(found.grant.grantee))
     return Consent(found.grant, found.index, record, entry.index)
+
+
+# -- consent signed on the farmer's side ---------------------------------------------------------
+
+
+def _signed_fields(farm: FarmConfig, body: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The checks a farmer-signed consent entry passes before its signature is verified."""
+    if body.get("signer") != farm.farmer:
+        raise PortalError(403, "aqua:consent.signer", f"Consent to {farm.id} is signed by its farmer {farm.farmer}.")
+    if body.get("kind") != kind:
+        raise PortalError(400, "aqua:consent.kind", f"The entry's kind must be {kind!r}.")
+    if (body.get("twin") or {}).get("thingId") != farm.id:
+        raise PortalError(400, "aqua:consent.twin", f"The entry must name the farm: twin.thingId = {farm.id}.")
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        raise PortalError(400, "aqua:consent.invalid", "The entry's payload must be the consent record.")
+    return payload
+
+
+async def _append_farmer_signed(platform: Platform, body: dict[str, Any], signature: str) -> LedgerEntry:
+    """Append the entry if it verifies against a key the farmer registered; else 400, nothing recorded."""
+    try:
+        return await platform.ledger.append_signed(body, signature)
+    except UnknownSigner as exc:
+        raise PortalError(
+            400, "aqua:consent.key", f"The signing key is not a registered key of the farmer: {exc}"
+        ) from None
+    except EntryConflict as exc:
+        raise PortalError(409, "aqua:consent.conflict", str(exc)) from None
+    except LedgerError as exc:  # the signature does not verify, or the entry is malformed
+        raise PortalError(400, "aqua:consent.signature", f"The signed consent is refused: {exc}") from None
+
+
+async def grant_signed(platform: Platform, farm: FarmConfig, *, body: dict[str, Any], signature: str) -> Consent:
+    """Record a grant the farmer signed on their side, then open the farm's policy to the grantee.
+
+    The entry is verified (and recorded) first: a forged or malformed one changes nothing, and
+    there is no moment of access without its record in the ledger.
+    """
+    payload = _signed_fields(farm, body, CONSENT_GRANT)
+    try:
+        record = ConsentGrant.model_validate(payload)
+    except ValueError as exc:
+        raise PortalError(400, "aqua:consent.invalid", f"The grant is invalid: {exc}") from None
+    if record.farm != farm.id or record.farmer != farm.farmer or body.get("ref") != record.id:
+        raise PortalError(400, "aqua:consent.invalid", "farm, farmer and ref must match the signed entry.")
+    if set(record.resources) != set(farm_resources(farm)):
+        raise PortalError(
+            400, "aqua:consent.resources", f"A grant covers the farm's twins: {', '.join(farm_resources(farm))}."
+        )
+    entry = await _append_farmer_signed(platform, body, signature)
+    await platform.policies.set_entry(
+        farm.id, consent_label(record.grantee), PolicyEntry.of([record.grantee], {"thing:/": ["READ"]})
+    )
+    return Consent(record, entry.index)
+
+
+async def revoke_signed(platform: Platform, farm: FarmConfig, *, body: dict[str, Any], signature: str) -> Consent:
+    """Record a withdrawal the farmer signed on their side, then close the policy entry."""
+    payload = _signed_fields(farm, body, CONSENT_REVOKE)
+    try:
+        record = ConsentRevoke.model_validate(payload)
+    except ValueError as exc:
+        raise PortalError(400, "aqua:consent.invalid", f"The revocation is invalid: {exc}") from None
+    found = await _grant_to_revoke(platform, farm, record.grant_id)
+    expected = revoke_record(farm, found.grant, at=record.revoked_at, reason=record.reason)
+    if record != expected or body.get("ref") != record.id:
+        raise PortalError(
+            400, "aqua:consent.invalid", "id, farm, farmer, grantee and ref must match the grant and the signed entry."
+        )
+    if found.revoke is not None:
+        return found
+    entry = await _append_farmer_signed(platform, body, signature)
+    return await _revoked(platform, farm, found, record, entry)
 
 
 # -- the credit report -------------------------------------------------------------------------

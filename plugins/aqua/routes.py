@@ -8,12 +8,18 @@ Who may do what (the caller's subjects come from its API token or JWT):
 | ``POST /farms/{farm}/grants`` (grantee, role, expiresAt?) | ✓ | 403 | 403 |
 | ``GET /farms/{farm}/grants`` | all | its own | 403 |
 | ``POST /farms/{farm}/grants/revoke`` (grantId, reason?) | ✓ | 403 | 403 |
+| ``POST /farms/{farm}/grants/signed`` (a ledger entry the farmer signed) | ✓ | 403 | 403 |
+| ``POST /farms/{farm}/grants/revoke/signed`` (a ledger entry the farmer signed) | ✓ | 403 | 403 |
 | ``GET /farms/{farm}/credit-report`` (start?, end?, evidence?) | ✓ | ✓ (active grant) | 403 |
 | ``POST /farms/{farm}/evaluations`` (a signed ledger entry) | — | ✓ its own, signed with its key | 403 |
 | ``GET /farms/{farm}/evaluations`` | all | its own | 403 |
 | ``GET /ponds/{pond}/analysis`` | ✓ | ✓ (active grant) | 403 |
 
-An unknown farm or pond is 404. Errors are Ditto error JSON.
+An unknown farm or pond is 404. Errors are Ditto error JSON. The two ``signed`` routes take
+``{"body": …, "signature": …}`` as :func:`twinledger.ledger.signed_entry` makes it, with the
+farmer's own key (registered through the ledger's participant keys); a signature that does not
+verify against a registered key of the farmer is 400 and records nothing. ``POST …/grants`` and
+``…/grants/revoke`` sign with the farmer's platform-held key instead.
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ from .portal import (
     consents,
     evaluations,
     grant,
+    grant_signed,
     issue_report,
     record_evaluation,
     revoke,
+    revoke_signed,
 )
 from .views import analysis_json, pond_analysis
 
@@ -147,6 +155,25 @@ def portal_router(platform: Platform, runtime: AquaRuntime) -> APIRouter:
         farm = farm_or_404(farm_id)
         owner_only(caller, farm)
         consent = await revoke(platform, farm, request.grant_id, request.reason)
+        assert consent.revoke is not None
+        return {"revoke": consent.revoke.model_dump(mode="json"), "entry": consent.revoke_index}
+
+    @router.post("/farms/{farm_id}/grants/signed", status_code=201)
+    async def create_signed_grant(
+        farm_id: str, request: Annotated[SignedEntry, Body()], caller: Caller
+    ) -> dict[str, Any]:
+        farm = farm_or_404(farm_id)
+        owner_only(caller, farm)
+        consent = await grant_signed(platform, farm, body=request.body, signature=request.signature)
+        return {"grant": consent.grant.model_dump(mode="json"), "entry": consent.index}
+
+    @router.post("/farms/{farm_id}/grants/revoke/signed")
+    async def revoke_signed_grant(
+        farm_id: str, request: Annotated[SignedEntry, Body()], caller: Caller
+    ) -> dict[str, Any]:
+        farm = farm_or_404(farm_id)
+        owner_only(caller, farm)
+        consent = await revoke_signed(platform, farm, body=request.body, signature=request.signature)
         assert consent.revoke is not None
         return {"revoke": consent.revoke.model_dump(mode="json"), "entry": consent.revoke_index}
 

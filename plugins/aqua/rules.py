@@ -8,7 +8,11 @@ For every pond twin (``aqua:pond:*``) whose aerator is in ``auto`` mode:
   ``aqua.low-oxygen:<pond>`` warning is raised;
 - **clears** (hysteresis) when oxygen is at or above ``setPoint + hysteresis`` *and* the aerator
   has run its minimum on-time (``aerator.minOnTime`` seconds since the rule started it, on the
-  platform's clock): desired ``on`` becomes false and the warning clears. Switching the pond to
+  platform's clock): desired ``on`` becomes false and the warning clears. The start is the commit
+  of the command (desired ``on`` true); after a restart it is read back from the pond's history
+  (:func:`.runtime.restore_command_starts`), so a restart does not shorten the on-time. The
+  reported ``runningSince`` is the controller's clock (pond time in the simulators, running at
+  ``speed``×), not comparable with the platform's. Switching the pond to
   ``manual`` clears the rule without touching the aerator (the farmer has it).
 
 The band and timing live in the twin, so the farmer changes them per pond through the API.

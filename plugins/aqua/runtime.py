@@ -11,7 +11,9 @@ At start, for every configured farm:
   signs the pond events and incident records it vouches for; its public key is the gateway
   twin's ``publicKey`` attribute;
 - the farmer is a participant (role ``farmer``) with a platform-held key: the platform signs the
-  farmer's consent records when the farmer grants or revokes through the API.
+  farmer's consent records when the farmer grants or revokes with the API token alone; a farmer
+  with their own key registers its public half and signs consent on their side instead
+  (:func:`.portal.grant_signed`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import structlog
 from twinledger import Signal
 
 from .config import AquaConfig, FarmConfig, load_config
+from .series import AERATOR_DESIRED, value_set_by
 
 if TYPE_CHECKING:
     from twinledger import Platform
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("twinledger.aqua")
 
-__all__ = ["AquaRuntime", "prepare", "runtime_of"]
+__all__ = ["AquaRuntime", "prepare", "restore_command_starts", "runtime_of"]
 
 _RUNTIMES: WeakKeyDictionary[Any, AquaRuntime] = WeakKeyDictionary()
 
@@ -44,7 +47,8 @@ _RUNTIMES: WeakKeyDictionary[Any, AquaRuntime] = WeakKeyDictionary()
 class AquaRuntime:
     config: AquaConfig
     gateways: dict[str, FarmGatewayServer | MqttFarmGateway] = field(default_factory=dict)  # simulators, by gateway id
-    command_started: dict[str, float] = field(default_factory=dict)  # pond → platform time the rule started it
+    # pond → platform time of the command that started its aerator (rebuilt from history at start)
+    command_started: dict[str, float] = field(default_factory=dict)
     incidents: IncidentRecorder | None = None
 
     @property
@@ -144,3 +148,25 @@ async def prepare(platform: Platform, runtime: AquaRuntime) -> None:
             if outcome.error is not None:
                 raise outcome.error
         log.info("aqua_farm_ready", farm=farm.id, ponds=len(farm.ponds), gateway=farm.gateway.id)
+
+
+async def restore_command_starts(platform: Platform, runtime: AquaRuntime) -> None:
+    """After a restart, the start time of every aerator commanded on, from the pond's history.
+
+    The aerator rule's minimum on-time counts from the event that set the desired ``on`` to true
+    (its commit time, on the platform clock). That event is in the twin's history, so a restart
+    while the aerator runs gives the rule the same start time it had (runs before the rules engine).
+    """
+    for pond in sorted(runtime.pond_ids):
+        twin = await platform.registry.get(pond)
+        if twin is None or twin.desired("aerator", "on") is not True or pond in runtime.command_started:
+            continue
+        before: int | None = twin.revision
+        while before is not None and before > 0:
+            page = await platform.registry.history(pond, to_revision=before, newest_first=True, limit=500)
+            found = next((e for e in page if value_set_by(e, AERATOR_DESIRED) is True), None)
+            if found is not None:
+                runtime.command_started[pond] = found.ingest_ts_us / 1e6
+                log.info("aqua_aerator_start_restored", pond=pond, revision=found.revision)
+                break
+            before = page[-1].revision - 1 if page else None

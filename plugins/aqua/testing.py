@@ -204,7 +204,9 @@ def aqua_settings(port: int) -> dict[str, Any]:
         "speed": 600.0,  # a simulated minute every 0.1 s
         "start_hour": 1.0,  # pond time starts at 01:00 local: no photosynthesis, oxygen falls (deterministic)
         "reading_interval_s": 60.0,
-        "confirm_timeout_s": 3.0,
+        # wall seconds: the confirmation crosses OPC UA, the bus and the rules engine, which a loaded
+        # CI machine slows down; the failing-aerator case waits this long for its alert
+        "confirm_timeout_s": 15.0,
         "farms": [
             {
                 "id": FARM,

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from twinledger.testing.cli import run_cli
+from twinledger.testing.cli import invoke_cli, run_cli
 from twinledger.testing.mosquitto import MosquittoBroker, free_port
 from twinledger_adapters.testing import TWIN_TYPES
 
@@ -35,7 +35,13 @@ POND = '{"definition": "example:pond:1.0.0", "features": {"oxygen": {"properties
 
 
 def tl(cwd: Path, *args: str, config: bool = True) -> subprocess.CompletedProcess[str]:
+    """The command as the user runs it (a child process)."""
     return run_cli(*args, *(["--config", "tl.toml"] if config else []), cwd=cwd)
+
+
+def here(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command in this process, for the polls while the platform runs."""
+    return invoke_cli(*args, "--config", "tl.toml", cwd=cwd)
 
 
 def wait_for(check, what: str, within: float = 30.0):  # type: ignore[no-untyped-def]
@@ -71,7 +77,7 @@ def test_run_with_config_then_adapters_and_devices_commands(mosquitto: Mosquitto
     try:
 
         def connected() -> bool:
-            out = tl(tmp_path, "adapters", "--json")
+            out = here(tmp_path, "adapters", "--json")
             if out.returncode != 0:
                 return False
             snap = orjson.loads(out.stdout)
@@ -114,13 +120,13 @@ def test_run_with_config_then_adapters_and_devices_commands(mosquitto: Mosquitto
             )
 
         def oxygen() -> bool:
-            got = tl(tmp_path, "twin", "get", "org.farm:pond-1")
+            got = here(tmp_path, "twin", "get", "org.farm:pond-1")
             return got.returncode == 0 and orjson.loads(got.stdout)["features"]["oxygen"]["properties"]["value"] == 6.25
 
         wait_for(oxygen, "the MQTT message in the twin")
         table = wait_for(
             lambda: (
-                (out := tl(tmp_path, "adapters")).returncode == 0
+                (out := here(tmp_path, "adapters")).returncode == 0
                 and "org.farm:pond-1" in out.stdout
                 and " 1 " in out.stdout.split("org.farm:pond-1")[1].splitlines()[0]
                 and out.stdout

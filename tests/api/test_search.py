@@ -149,3 +149,71 @@ async def test_search_respects_policies(ponds: Platform, clients: dict[str, http
     assert await ids(farmer, "gt(features/o2/properties/value,5)") == ["org.farm:pond-1"]
     assert (await bank.get("/api/2/search/things/count")).json() == 1
     assert (await clients["stranger"].get("/api/2/search/things/count")).json() == 0
+
+
+async def test_sort_on_a_hidden_field_does_not_reveal_its_order(
+    ponds: Platform, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    # pond-1 (o2 6.5) and pond-2 (o2 4.1): the bank reads both, but not their features
+    for tid in ("org.farm:pond-1", "org.farm:pond-2", "org.farm:pond-3"):
+        await ponds.policies.ensure(tid, owners=["partner:farmer"])
+        await ponds.policies.set_entry(
+            tid, "bank", PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+        )
+    bank, farmer = clients["bank"], clients["farmer"]
+    farm = ["org.farm:pond-1", "org.farm:pond-2", "org.farm:pond-3"]
+    like = 'like(thingId,"org.farm:pond-*")'
+    # the hidden value is absent for the bank: every thing ties and thingId decides, either way
+    for sign in "+-":
+        assert await ids(bank, option=f"sort({sign}features/o2/properties/value)") == farm
+        for size in ("1", "2"):  # and page by page
+            seen: list[str] = []
+            option = f"sort({sign}features/o2/properties/value),size({size})"
+            params: dict[str, Any] = {"option": option, "fields": "thingId"}
+            while True:
+                page = (await bank.get("/api/2/search/things", params=params)).json()
+                seen += [t["thingId"] for t in page["items"]]
+                if "cursor" not in page:
+                    break
+                params["option"] = f"{option},cursor({page['cursor']})"
+            assert seen == farm
+    # the farmer reads the values: sorted by them, as an operator's search sorts them
+    has_o2 = "exists(features/o2)"
+    for option in ("sort(+features/o2/properties/value)", "sort(-features/o2/properties/value)"):
+        assert await ids(farmer, has_o2, option=option) == await ids(clients["admin"], has_o2, option=option)
+        assert await ids(farmer, option=option) == await ids(clients["admin"], like, option=option)
+    assert await ids(farmer, has_o2, option="sort(+features/o2/properties/value)") == farm[1::-1]
+    # a visible field still sorts for the bank, the same way as for an operator
+    option = "sort(-attributes/site,+thingId)"
+    assert await ids(bank, option=option) == await ids(clients["admin"], like, option=option)
+
+
+async def test_a_partners_cursor_reveals_nothing_about_hidden_fields(
+    ponds: Platform, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    """The cursor counts what the partner sees: it must not change when only hidden data does
+    (an offset into the database's candidates would count twins that matched on hidden fields)."""
+    for tid in ("org.farm:pond-1", "org.farm:pond-2", "org.farm:tank-1"):
+        await ponds.policies.ensure(tid, owners=["partner:farmer"])
+        await ponds.policies.set_entry(
+            tid, "bank", PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+        )
+    bank = clients["bank"]
+    rql = 'or(eq(attributes/site,"south"),gt(attributes/depth,5),exists(features/o2))'
+    params = {"filter": rql, "option": "size(1)", "fields": "thingId"}
+
+    async def first_page() -> tuple[list[str], str]:
+        page = (await bank.get("/api/2/search/things", params=params)).json()
+        return [t["thingId"] for t in page["items"]], page["cursor"]
+
+    found, cursor = await first_page()
+    assert found == ["org.farm:pond-2"]
+    # pond-1's hidden feature goes away: nothing the bank sees changes, so neither does the cursor
+    gone = await ponds.registry.apply(Signal("org.farm:pond-1", "/features/o2", None, op="delete", source="test"))
+    assert gone.accepted
+    assert await first_page() == (found, cursor)
+    second = await bank.get("/api/2/search/things", params={**params, "option": f"size(1),cursor({cursor})"})
+    assert [t["thingId"] for t in second.json()["items"]] == ["org.farm:tank-1"]
+    assert "cursor" not in second.json()
+    # limit(offset,size) counts visible things too
+    assert await ids(bank, rql, option="limit(1,5)") == ["org.farm:tank-1"]

@@ -285,3 +285,20 @@ async def test_websocket_streams_partner_messages_to_those_the_policy_lets_read_
         with pytest.raises(TimeoutError):  # the stranger never gets any message of the pond
             async with asyncio.timeout(0.3):
                 await stranger.recv()
+
+
+async def test_an_event_filter_never_matches_on_a_field_the_subscriber_may_not_read(
+    pond: Platform, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    """As in search: a hidden field is absent for the filter, so the bank cannot learn the loan
+    from which events pass (the first event it gets is the oxygen sentinel)."""
+    rql = "or(gt(features/finance/properties/loan,0),eq(features/oxygen/properties/value,42))"
+    async with sse(clients["bank"], {"filter": rql}) as bank:
+        await asyncio.sleep(0)
+        await pond.registry.apply(
+            Signal("org.farm:pond-1", "/features/finance/properties/loan", 999, op="put", source="test")
+        )
+        await pond.registry.apply(Signal("org.farm:pond-1", "/features", POND["features"], op="put", source="test"))
+        await set_oxygen(pond, 42.0)
+        _, first = await bank.next_event()
+    assert first["path"] == "/features/oxygen/properties/value" and first["value"] == 42.0

@@ -236,3 +236,101 @@ async def test_partners_cannot_aim_webhooks_at_internal_addresses(
             "/api/2/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers={"Authorization": f"Bearer {operator}"}
         )
         assert allowed.status_code == 201
+
+
+async def test_a_name_that_turns_internal_after_registration_is_not_called(
+    make_platform: MakePlatform, tl_settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name is public when the webhook is registered, then resolves to loopback
+    (where the receiver stands in for an internal service). Delivery checks the address it
+    connects to, so the request never leaves."""
+    settings = tl_settings.model_copy(update={"api": ApiSettings(webhook_max_attempts=1)})
+    platform = await make_platform(settings=settings)
+    assert platform.http is not None
+    await platform.registry.apply(Signal("org.farm:pond-1", "/", {"attributes": {"n": 0}}, op="put"))
+    await platform.policies.ensure("org.farm:pond-1", owners=["partner:bank"])
+    loop = asyncio.get_running_loop()
+    real_getaddrinfo = loop.getaddrinfo
+    answer = {"address": "93.184.216.34"}  # public at registration
+
+    async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("hooks.partner.example", b"hooks.partner.example"):  # anyio passes IDNA bytes
+            return await real_getaddrinfo(answer["address"], port, *args, **kwargs)
+        return await real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    port = httpx.URL(receiver.url).port
+    token, _ = await platform.http.tokens.create("partner:bank")
+    async with httpx.AsyncClient(base_url=platform.http.url, headers={"Authorization": f"Bearer {token}"}) as bank:
+        created = await bank.post("/api/2/webhooks", json={"url": f"http://hooks.partner.example:{port}/hook"})
+        assert created.status_code == 201, created.text
+        hook = created.json()["id"]
+        answer["address"] = "127.0.0.1"  # the name now points inside
+        await platform.registry.apply(Signal("org.farm:pond-1", "/attributes/n", 1, op="put"))
+
+        async def handled() -> bool:
+            state = (await bank.get(f"/api/2/webhooks/{hook}")).json()
+            return bool(state["delivered"] + state["deadLettered"])
+
+        await until(handled)
+        state = (await bank.get(f"/api/2/webhooks/{hook}")).json()
+    assert receiver.attempts == 0
+    assert (state["delivered"], state["deadLettered"]) == (0, 1)
+    assert "non-public address 127.0.0.1" in state["lastError"], state
+    assert await query_dead_letters(platform.registry.db, source=f"webhook:{hook}")
+
+
+async def test_partner_deliveries_connect_to_the_checked_address_with_the_host_name(
+    make_platform: MakePlatform, tl_settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pinned connection goes to the address the check returned, while the request keeps the
+    name (Host header; httpcore sends it as TLS SNI too)."""
+    from twinledger.api import webhooks as webhooks_module
+
+    checked: list[str] = []
+
+    async def addresses(host: str, port: int) -> list[str]:
+        checked.append(host)
+        return ["127.0.0.1"]  # stands in for a public address the check let through
+
+    monkeypatch.setattr(webhooks_module, "public_addresses", addresses)
+    platform = await make_platform(settings=tl_settings)
+    assert platform.http is not None
+    await platform.registry.apply(Signal("org.farm:pond-1", "/", {"attributes": {"n": 0}}, op="put"))
+    await platform.policies.ensure("org.farm:pond-1", owners=["partner:bank"])
+    token, _ = await platform.http.tokens.create("partner:bank")
+    port = httpx.URL(receiver.url).port
+    async with httpx.AsyncClient(base_url=platform.http.url, headers={"Authorization": f"Bearer {token}"}) as bank:
+        url = f"http://hooks.partner.example:{port}/hook"
+        assert (await bank.post("/api/2/webhooks", json={"url": url})).status_code == 201
+        await platform.registry.apply(Signal("org.farm:pond-1", "/attributes/n", 1, op="put"))
+        await until(lambda: len(receiver.received) == 1)
+    assert receiver.received[0][0]["host"] == f"hooks.partner.example:{port}"
+    assert checked == ["hooks.partner.example", "hooks.partner.example"]  # at registration and at delivery
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("::127.0.0.1", False),  # IPv4-compatible
+    ],
+)
+def test_what_counts_as_a_public_webhook_address(address: str, public: bool) -> None:
+    import ipaddress
+
+    from twinledger.api.webhooks import is_public
+
+    assert is_public(ipaddress.ip_address(address)) is public

@@ -25,7 +25,6 @@ from twinledger.dashboards import Dashboards, attach_dashboards
 from twinledger.testing.pytest_plugin import MakePlatform
 
 TYPES = Path(__file__).with_name("twins")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
 
 
 @pytest.fixture
@@ -38,13 +37,6 @@ def tl_settings(tmp_path: Path) -> Settings:
         twin_types=[TYPES],
         http={"port": 0, "dashboards": False},
     )
-
-
-@pytest.fixture
-def screenshot_dir() -> Path:
-    """Where browser tests save what each page looked like (``test-artifacts/`` is git-ignored)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
 
 
 def pond(site: str, oxygen: float, temperature: float, *, on: bool = False) -> dict[str, Any]:

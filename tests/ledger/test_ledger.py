@@ -12,6 +12,7 @@ from twinledger.ledger import (
     EntryInvalid,
     LedgerNotFound,
     ProofInvalid,
+    RangeProof,
     SignatureInvalid,
     UnknownSigner,
     signed_entry,
@@ -52,6 +53,13 @@ async def test_appends_heads_proofs_and_receipts(make_platform: MakePlatform) ->
     assert consistency.verify(head.root, head2.root)
     assert not consistency.verify(head2.root, head2.root)
 
+    # a range proof: the entries [10, 30) are all the entries there, checked against a signed head
+    span = await ledger.range_proof(10, 30, head2.size)
+    assert span.verify(head2.root) and not span.verify(head.root)
+    assert span.leaf_hashes == [e.leaf_hash for e in await ledger.entries(10, 30)]
+    assert RangeProof.from_json(span.to_json()) == span
+    assert (await ledger.range_proof(0, head2.size)).verify(head2.root)
+
     receipt = await ledger.receipt(more[-1].index)
     verified = verify_receipt(receipt, log_key)
     assert verified.index == more[-1].index and verified.body["payload"] == {"n": 49}
@@ -61,6 +69,9 @@ async def test_appends_heads_proofs_and_receipts(make_platform: MakePlatform) ->
         await ledger.entry(500)
     with pytest.raises(LedgerNotFound):
         await ledger.inclusion_proof(3, size=500)
+    for start, end in ((30, 10), (10, 10)):  # backwards or empty: an empty range proves nothing
+        with pytest.raises(LedgerNotFound):
+            await ledger.range_proof(start, end)
 
 
 async def test_participants_sign_on_their_side(make_platform: MakePlatform) -> None:

@@ -178,3 +178,29 @@ async def test_stored_proofs_match_the_definitions(make_platform: MakePlatform, 
         got = await ledger.consistency_proof(first, second)
         assert got.path == proof(first, leaves[:second]), (first, second)
         assert got.verify(mth(leaves[:first]), mth(leaves[:second]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=sizes, data_=st.data())
+def test_range_proofs_cover_every_leaf_of_the_range(n: int, data_: st.DataObject) -> None:
+    leaves = data(n)
+    _, nodes = build(leaves)
+    size = data_.draw(st.integers(min_value=1, max_value=n), label="size")
+    end = data_.draw(st.integers(min_value=1, max_value=size), label="end")
+    start = data_.draw(st.integers(min_value=0, max_value=end - 1), label="start")
+    prefix = [nodes[p] for p in merkle.CompactRange.peak_nodes(start)]
+    hashed = [merkle.leaf_hash(d) for d in leaves[start:end]]
+    path = hashes(merkle.consistency_ranges(end, size), nodes)
+    root = mth(leaves[:size])
+    assert merkle.verify_range(start, size, prefix, hashed, path, root)
+    # a leaf left out, changed or moved fails; so does an empty range (it would bind no root)
+    assert not merkle.verify_range(start, size, prefix, hashed[1:], path, root)
+    assert not merkle.verify_range(start, size, prefix, hashed[:-1], path, root)
+    assert not merkle.verify_range(start, size, prefix, [sha(hashed[0]), *hashed[1:]], path, root)
+    if start + 1 < end:
+        assert not merkle.verify_range(start, size, prefix, [hashed[1], hashed[0], *hashed[2:]], path, root)
+    if start > 0:  # the range claimed at another place fails
+        assert not merkle.verify_range(start - 1, size, prefix, hashed, path, root)
+    if end < size:  # one leaf more at the end than the proof was made for
+        assert not merkle.verify_range(start, size, prefix, [*hashed, merkle.leaf_hash(leaves[end])], path, root)
+    # (the size is bound by the signed head, which signs size and root together, as for consistency)

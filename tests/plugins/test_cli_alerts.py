@@ -9,11 +9,17 @@ import pytest
 
 from twinledger import Platform, load_settings
 from twinledger.plugins.manager import PluginManager
-from twinledger.testing.cli import run_cli
+from twinledger.testing.cli import invoke_cli, run_cli
 
 
 def tl(data_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The command as the user runs it (a child process)."""
     return run_cli(*args, data_dir=data_dir, text=False)
+
+
+def here(data_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The same command in this process, for the further calls."""
+    return invoke_cli(*args, data_dir=data_dir, text=False)
 
 
 async def _raise(data_dir: Path) -> None:
@@ -36,22 +42,22 @@ def test_alerts_cli(tmp_path: Path) -> None:
     acked = tl(tmp_path, "alerts", "ack", "low-oxygen:org.farm:pond-1", "--by", "ana", "--note", "on it")
     assert acked.returncode == 0, acked.stderr
     assert b"acknowledged by ana" in acked.stdout
-    cleared = tl(tmp_path, "alerts", "clear", "2", "--by", "bo")
+    cleared = here(tmp_path, "alerts", "clear", "2", "--by", "bo")
     assert cleared.returncode == 0 and b"cleared" in cleared.stdout
 
-    open_ones = orjson.loads(tl(tmp_path, "alerts", "list", "--json").stdout)
+    open_ones = orjson.loads(here(tmp_path, "alerts", "list", "--json").stdout)
     assert [a["key"] for a in open_ones] == ["low-oxygen:org.farm:pond-1"]
-    everything = orjson.loads(tl(tmp_path, "alerts", "list", "--all", "--json").stdout)
+    everything = orjson.loads(here(tmp_path, "alerts", "list", "--all", "--json").stdout)
     assert [a["state"] for a in everything] == ["cleared", "acknowledged"]
-    history = orjson.loads(tl(tmp_path, "alerts", "history", "1", "--json").stdout)
+    history = orjson.loads(here(tmp_path, "alerts", "history", "1", "--json").stdout)
     assert [(h["action"], h["by"], h["note"]) for h in history["history"]] == [
         ("raised", "platform", None),
         ("acknowledged", "ana", "on it"),
     ]
 
-    again = tl(tmp_path, "alerts", "clear", "2")
+    again = here(tmp_path, "alerts", "clear", "2")
     assert again.returncode == 1 and b"already cleared" in again.stderr
-    missing = tl(tmp_path, "alerts", "ack", "no-such-key")
+    missing = here(tmp_path, "alerts", "ack", "no-such-key")
     assert missing.returncode == 1 and b"no open alert with the key 'no-such-key'" in missing.stderr
-    bad = tl(tmp_path, "alerts", "list", "--state", "open")
+    bad = here(tmp_path, "alerts", "list", "--state", "open")
     assert bad.returncode == 1 and b"use raised, acknowledged or cleared" in bad.stderr

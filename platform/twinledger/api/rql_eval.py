@@ -11,6 +11,12 @@ from twinledger.api.rql import Compare, Exists, In, Logic, Node, Path
 from twinledger.api.rql_sql import _timestamp_us
 
 _MISSING = object()
+MISSING_VALUE = _MISSING  # what value_at gives for a path the thing does not have
+
+
+def value_at(path: Path, thing: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Any:
+    """The value at ``path`` (as a filter sees it), or :data:`MISSING_VALUE`."""
+    return _lookup(path, thing, meta or {})
 
 
 def matches(node: Node, thing: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> bool:

@@ -3,14 +3,19 @@
 The filter, namespaces and sort become SQL over the ``twins`` table. For a partner, the query is
 narrowed in SQL to twins whose policy lets one of its subjects read something
 (``policy_readers``); each candidate is then cut to what the partner may read and the filter is
-checked again on that visible part, so a filter can never match on a hidden field. Pages follow
-an opaque cursor (an offset into the candidate order, bound to the query it came from).
+checked again on that visible part, so a filter can never match on a hidden field. A partner's
+sort on a field a policy may hide (anything but thingId and the _ metadata) is done on the visible
+part too — the database order would reveal the hidden values — so such a search reads all of the
+partner's candidates per page. Pages follow an opaque cursor: an offset into the results (never
+into the database's candidates, which count twins that matched on hidden fields), bound to the
+query it came from; a partner's page reads its candidates from the first on.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +30,7 @@ from twinledger.api.fields import parse_fields
 from twinledger.api.openapi import error_responses
 from twinledger.api.responses import json_response
 from twinledger.api.rql import Node, Options, parse_filter, parse_options
-from twinledger.api.rql_eval import matches
+from twinledger.api.rql_eval import MISSING_VALUE, matches, value_at
 from twinledger.api.rql_sql import SqlCompiler
 from twinledger.api.things import thing_json
 from twinledger.model.thing_id import is_valid_namespace
@@ -34,6 +39,8 @@ from twinledger.registry import Twin
 from twinledger.storage.tables import twins
 
 _SCAN_CHUNK = 200
+# always visible with the thing: sorting by them in the database reveals nothing
+_SAFE_SORT = frozenset({"thingId", "_namespace", "_revision", "_created", "_modified"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,54 +88,113 @@ class Searcher:
         doc = await self.api.access.visible_doc(twin, self.principal)
         if doc is None:
             return None
-        meta = {"_revision": twin.revision, "_created": twin.created_us, "_modified": twin.modified_us}
-        if query.filter is not None and not matches(query.filter, doc, meta):
+        if query.filter is not None and not matches(query.filter, doc, _meta(twin)):
             return None
         return twin, doc
 
     async def page(self, query: Query, offset: int, size: int) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
-        """Up to ``size`` visible matches from ``offset`` on, and the offset of the next page (None: last)."""
-        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
-        order = [
+        """Up to ``size`` visible matches from the ``offset``-th on, and the offset of the next page
+        (None: last). Offsets count results, never database candidates: a partner's candidates
+        include twins that matched on fields it may not read, and a cursor must not count them."""
+        if self.principal.admin:  # every candidate is a result: the database skips and limits
+            return await self._page_in_database(query, offset, size)
+        if any(path[0] not in _SAFE_SORT for path, _ in query.options.sort):
+            return await self._page_sorted_visible(query, offset, size)
+        found: list[tuple[Twin, dict[str, Any]]] = []
+        seen = 0
+        async for hit in self._visible_matches(query, self._order(query)):
+            if seen >= offset:
+                if len(found) == size:
+                    return found, offset + size
+                found.append(hit)
+            seen += 1
+        return found, None
+
+    def _order(self, query: Query) -> list[Any]:
+        return [
             (self.sql.sort_key(path).desc() if desc else self.sql.sort_key(path).asc())
             for path, desc in query.options.sort
         ]
-        q = self.base(query, columns).order_by(*order, twins.c.thing_id)
-        found: list[tuple[Twin, dict[str, Any]]] = []
-        position = offset
-        chunk = size + 1  # a partner's candidates may be cut by the policy: read more each round
+
+    async def _page_in_database(
+        self, query: Query, offset: int, size: int
+    ) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
+        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
+        q = self.base(query, columns).order_by(*self._order(query), twins.c.thing_id)
+        async with self.api.platform.registry.db.connect() as conn:
+            rows = (await conn.execute(q.offset(offset).limit(size + 1))).all()
+        found = [hit for row in rows[:size] if (hit := await self.visible(row, query)) is not None]
+        return found, (offset + size if len(rows) > size else None)
+
+    async def _page_sorted_visible(
+        self, query: Query, offset: int, size: int
+    ) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
+        """A partner's page sorted on what it may read: a hidden sort field counts as absent."""
+        hits = [hit async for hit in self._visible_matches(query)]  # in thingId order: the last tie-break
+        postgres = self.sql.postgres
+        for path, desc in reversed(query.options.sort):  # stable sorts, least significant key first
+
+            def key(hit: tuple[Twin, dict[str, Any]], path: tuple[str, ...] = path) -> tuple[Any, ...]:
+                return _sort_rank(value_at(path, hit[1], _meta(hit[0])), postgres)
+
+            hits.sort(key=key, reverse=desc)
+        end = offset + size
+        return hits[offset:end], (end if end < len(hits) else None)
+
+    async def _visible_matches(
+        self, query: Query, order: list[Any] | None = None
+    ) -> AsyncIterator[tuple[Twin, dict[str, Any]]]:
+        """Every match the caller may see, in ``order`` then thingId order."""
         db = self.api.platform.registry.db
+        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
+        after, position = "", 0
         while True:
+            if order:  # offset chunks (the sort keys are not unique)
+                q = self.base(query, columns).order_by(*order, twins.c.thing_id).offset(position)
+            else:  # keyset in id order
+                q = self.base(query, columns).where(twins.c.thing_id > after).order_by(twins.c.thing_id)
             async with db.connect() as conn:
-                rows = (await conn.execute(q.offset(position).limit(chunk))).all()
-            for i, row in enumerate(rows):
+                rows = (await conn.execute(q.limit(_SCAN_CHUNK))).all()
+            for row in rows:
                 hit = await self.visible(row, query)
-                if hit is None:
-                    continue
-                if len(found) == size:
-                    return found, position + i
-                found.append(hit)
-            position += len(rows)
-            if len(rows) < chunk:
-                return found, None
-            chunk = min(chunk * 2, _SCAN_CHUNK)
+                if hit is not None:
+                    yield hit
+            if len(rows) < _SCAN_CHUNK:
+                return
+            after, position = rows[-1].thing_id, position + len(rows)
 
     async def count(self, query: Query) -> int:
-        db = self.api.platform.registry.db
         if self.principal.admin:
-            async with db.connect() as conn:
+            async with self.api.platform.registry.db.connect() as conn:
                 return int((await conn.execute(self.base(query, [func.count()]))).scalar_one())
-        columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
-        total, after = 0, ""
-        while True:  # keyset scan in id order; only what the caller may read is counted
-            q = self.base(query, columns).where(twins.c.thing_id > after).order_by(twins.c.thing_id).limit(_SCAN_CHUNK)
-            async with db.connect() as conn:
-                rows = (await conn.execute(q)).all()
-            for row in rows:
-                total += await self.visible(row, query) is not None
-            if len(rows) < _SCAN_CHUNK:
-                return total
-            after = rows[-1].thing_id
+        return sum([1 async for _ in self._visible_matches(query)])  # only what the caller may read
+
+
+def _meta(twin: Twin) -> dict[str, Any]:
+    return {"_revision": twin.revision, "_created": twin.created_us, "_modified": twin.modified_us}
+
+
+def _sort_rank(value: Any, postgres: bool) -> tuple[Any, ...]:
+    """A sort key ordering JSON values as the database does for an operator's search: SQLite
+    (``json_extract``: NULL, then numbers and booleans as 0/1, then text and JSON text) and
+    PostgreSQL (``jsonb``: null < string < number < boolean < array < object, SQL NULL last)."""
+    if postgres:
+        if value is MISSING_VALUE:
+            return (9,)
+        if value is None:
+            return (0,)
+        if isinstance(value, str):
+            return (1, value)
+        if isinstance(value, bool):
+            return (3, value)
+        if isinstance(value, int | float):
+            return (2, value)
+        return (4 if isinstance(value, list) else 5, orjson.dumps(value).decode())
+    if value is MISSING_VALUE or value is None:
+        return (0,)
+    if isinstance(value, int | float):  # bool included: SQLite has 1 and 0
+        return (1, value)
+    return (2, value if isinstance(value, str) else orjson.dumps(value).decode())
 
 
 def _encode_cursor(offset: int, query: Query) -> str:

@@ -26,10 +26,11 @@ import hmac
 import ipaddress
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import httpcore
 import httpx
 import orjson
 import structlog
@@ -110,21 +111,113 @@ def check_url(url: Any) -> str:
     return url
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global address, also when it is an IPv6 form of an IPv4 one (mapped, 6to4, NAT64,
+    IPv4-compatible): ``64:ff9b::7f00:1`` reaches 127.0.0.1 through a NAT64 gateway."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and (address in _NAT64 or address in _IPV4_COMPATIBLE):
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None:
+            return inner.is_global
+    return True
+
+
+async def public_addresses(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, all of them public; :class:`NonPublicTarget` otherwise."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise NonPublicTarget(f"The host {host!r} cannot be resolved: {exc}.") from None
+    addresses: list[str] = []
+    for info in infos:
+        text = str(info[4][0]).split("%")[0]
+        address = ipaddress.ip_address(text)
+        if not is_public(address):
+            raise NonPublicTarget(
+                f"The webhook endpoint {host!r} resolves to the non-public address {address}; "
+                "operators can allow that with [api] webhook_private_targets = true."
+            )
+        if text not in addresses:
+            addresses.append(text)
+    return addresses
+
+
+class NonPublicTarget(Exception):
+    """A webhook host that does not resolve, or resolves to a loopback, private or link-local address."""
+
+
 async def check_target(url: str) -> None:
     """Refuse endpoints on this machine's or the operator's internal networks (a partner must not
     make the platform call them); operators may allow it with ``api.webhook_private_targets``."""
     parsed = httpx.URL(url)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parsed.host, parsed.port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ParameterInvalid(f"The host {parsed.host!r} cannot be resolved: {exc}.") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
-            raise ParameterInvalid(
-                f"The webhook endpoint {parsed.host!r} resolves to the non-public address {address}; "
-                "operators can allow that with [api] webhook_private_targets = true."
-            )
+        await public_addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+    except NonPublicTarget as exc:
+        raise ParameterInvalid(str(exc)) from None
+
+
+class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host when connecting, refuses unless every address is public, and connects to
+    a checked address: a name that turns internal after registration (DNS rebinding) gets
+    nowhere. TLS still verifies and sends SNI for the host name (httpcore passes the origin host
+    to ``start_tls``), and the Host header comes from the URL."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await public_addresses(host, port)
+        except NonPublicTarget as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"Resolving {host!r} took longer than {timeout} s.") from None
+        failure: Exception = httpcore.ConnectError(f"The host {host!r} has no address.")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Webhooks do not connect to Unix sockets.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def public_only_client(timeout: float) -> httpx.AsyncClient:
+    """An HTTP client that connects only to public addresses, checked at every connection.
+
+    httpx (0.29) takes no network backend, so the transport's httpcore pool gets ours; no proxy
+    from the environment either (a proxy would resolve the name itself, past the check)."""
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover - a changed httpx fails loudly, never open
+        raise RuntimeError("httpx's transport changed: cannot pin webhook connections to public addresses")
+    pool._network_backend = _PublicOnlyBackend()
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
 
 
 def _from_row(r: Any) -> Webhook:
@@ -155,6 +248,8 @@ class WebhookService:
         self.db = api.platform.registry.db
         self.clock = api.platform.clock
         self.client = httpx.AsyncClient(timeout=self.settings.webhook_timeout_s, follow_redirects=False)
+        # for partners' webhooks: the target was checked at registration, but a name can change
+        self.public_client = public_only_client(self.settings.webhook_timeout_s)
         self._live: dict[str, Webhook] = {}
 
     async def start(self) -> None:
@@ -166,6 +261,7 @@ class WebhookService:
         for hook_id in list(self._live):
             await self._unsubscribe(hook_id)
         await self.client.aclose()
+        await self.public_client.aclose()
 
     # -- management -------------------------------------------------------------------------------
 
@@ -287,7 +383,9 @@ class WebhookService:
                 "X-Twinledger-Signature": sign(hook.secret, int(now), body),
             }
             try:
-                response = await self.client.post(hook.url, content=body, headers=headers)
+                trusted = hook.owner.admin or self.settings.webhook_private_targets
+                client = self.client if trusted else self.public_client
+                response = await client.post(hook.url, content=body, headers=headers)
                 status, error = response.status_code, None if response.is_success else f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 status, error = None, f"{type(exc).__name__}: {exc}"

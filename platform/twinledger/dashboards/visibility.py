@@ -3,6 +3,9 @@
 - Admins (operator tokens, ``api.admin_subjects``) see everything.
 - Twins: those whose policy lets the user read some part, cut to that part (``policies.visible``),
   as the API's reads and searches do; events: the part of each event's value the user may read.
+  The twins page filters by type, and offers types, on that part too (a twin whose type is hidden
+  is "untyped" to the user). For units, the twin page adds the type of each feature the user
+  reads, never the thing's type (it lists features the user may not read).
 - Alerts and ledger entries cannot be cut without changing what they say (a ledger entry's bytes
   are signed and hashed): a non-admin sees one only when the policy lets it read everything the
   record may reveal — the whole twin, or the path the record names (a ledger entry of a twin event,
@@ -16,17 +19,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from twinledger.alerts import Alert
+from twinledger.dashboards.queries import TwinFilter, definitions, search_twins
 from twinledger.errors import PathInvalid
 from twinledger.ledger import LedgerEntry
 from twinledger.model.paths import parse_path
 from twinledger.policies import MISSING, Principal, SubjectView
 from twinledger.registry.events import TwinEvent
 from twinledger.registry.twin import Twin
+from twinledger.storage.database import Database
 
 if TYPE_CHECKING:
     from twinledger.app import Platform
 
 _NO_VIEW = object()
+_TYPE_SCAN = 5_000  # a partner's twins read to filter or list by the type it may see
 
 
 class Viewer:
@@ -65,6 +71,55 @@ class Viewer:
         if doc is None:
             return None
         return Twin(twin.thing_id, doc, twin.revision, twin.created_us, twin.modified_us)
+
+    async def typed_twin(self, full: Twin) -> Twin | None:
+        """The twin as :meth:`twin` cuts it, each visible feature with its twin type (units and
+        titles of the values shown): its own ``definition`` or the one the thing's type gives it.
+        A definition the policy hides stays hidden, and so does the thing's type."""
+        visible = await self.twin(full)
+        if visible is None or visible is full or "definition" in visible.doc:
+            return visible  # with the thing's type the units are known
+        features = visible.doc.get("features")
+        if not isinstance(features, dict):
+            return visible
+        thing_type = self.platform.catalog.get(full.definition) if isinstance(full.definition, str) else None
+        typed: dict[str, Any] = {}
+        for fid, feature in features.items():
+            stored = full.features.get(fid)
+            if isinstance(feature, dict) and "definition" not in feature and isinstance(stored, dict):
+                href = thing_type.submodels.get(fid) if thing_type is not None else None
+                if "definition" not in stored and href:  # a stored definition not shown is hidden
+                    feature = {**feature, "definition": [href]}
+            typed[fid] = feature
+        return Twin(
+            visible.thing_id,
+            {**visible.doc, "features": typed},
+            visible.revision,
+            visible.created_us,
+            visible.modified_us,
+        )
+
+    async def search_twins(self, db: Database, flt: TwinFilter, *, limit: int) -> tuple[list[Twin], int]:
+        """The twins page's search: up to ``limit`` matches cut to what the user may read, and how
+        many match. A type filter matches a partner's twin only on a type it may read."""
+        if self.admin:
+            return await search_twins(db, flt, limit=limit)
+        readable = self.platform.policies.readable_policy_ids(self.principal.subjects)
+        if not flt.definition:
+            found, total = await search_twins(db, flt, limit=limit, readable=readable)
+            return [v for t in found if (v := await self.twin(t)) is not None], total
+        found, _ = await search_twins(db, flt, limit=_TYPE_SCAN, readable=readable)  # a superset
+        matched = [v for t in found if (v := await self.twin(t)) is not None and flt.matches(v)]
+        return matched[:limit], len(matched)
+
+    async def definitions(self, db: Database) -> list[str]:
+        """The twin types to offer as a filter: those of twins whose type the user may read."""
+        if self.admin:
+            return await definitions(db)
+        readable = self.platform.policies.readable_policy_ids(self.principal.subjects)
+        found, _ = await search_twins(db, TwinFilter(), limit=_TYPE_SCAN, readable=readable)
+        seen = {v.definition for t in found if (v := await self.twin(t)) is not None}
+        return sorted(d for d in seen if isinstance(d, str))
 
     async def may_read(self, thing_id: str, path: str = "/") -> bool:
         """Some part of the twin (at ``path``) is readable."""

@@ -36,6 +36,7 @@ from twinledger.ledger.model import (
     LedgerEntry,
     Participant,
     ParticipantKey,
+    RangeProof,
     SignedHead,
 )
 from twinledger.ledger.note import COSIGNATURE_V1, Checkpoint, Note, NoteSigner, NoteVerifier, check_key_name
@@ -400,6 +401,12 @@ class Ledger:
     async def consistency_proof(self, first: int, second: int | None = None) -> ConsistencyProof:
         """Proof that the tree of ``second`` entries (default: current) extends the one of ``first``."""
         return await self.prover.consistency(first, self._size(second))
+
+    async def range_proof(self, start: int, end: int, size: int | None = None) -> RangeProof:
+        """Proof that the entries ``start`` ≤ index < ``end`` (read them with :meth:`entries`) are
+        all the entries of that non-empty range in the tree of ``size`` (default: current size):
+        nothing left out. Check with ``proof.verify(head.root)``; costs ``end - start`` leaf reads."""
+        return await self.prover.range(start, end, self._size(size))
 
     async def root_at(self, size: int) -> bytes:
         return self.writer.tree.root() if size == self.size else await self.prover.root(self._size(size))

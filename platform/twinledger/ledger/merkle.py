@@ -242,3 +242,36 @@ class CompactRange:
 
     def copy(self) -> CompactRange:
         return CompactRange(self.size, self.peaks)
+
+
+# -- ranges of leaves ---------------------------------------------------------------------------------
+
+
+def root_from_range(start: int, prefix: Sequence[bytes], leaves: Sequence[bytes]) -> bytes:
+    """The root of the tree of ``start + len(leaves)`` leaves from the peaks of its first ``start``
+    leaves (:meth:`CompactRange.peak_nodes`, left to right) and the hashes of the leaves after them.
+    Raises ``ValueError`` if ``prefix`` is not one hash per peak."""
+    tree = CompactRange(start, prefix)
+    for leaf in leaves:
+        tree.append(leaf)
+    return tree.root()
+
+
+def verify_range(
+    start: int, size: int, prefix: Sequence[bytes], leaves: Sequence[bytes], path: Sequence[bytes], root: bytes
+) -> bool:
+    """True if ``leaves`` are exactly the leaf hashes ``[start, start + len(leaves))`` of the tree
+    ``root`` of ``size`` leaves: ``prefix`` (the peaks of the first ``start`` leaves) and ``leaves``
+    fold into the root at the range's end, and ``path`` proves the tree of ``size`` extends it.
+
+    The range is not empty: a consistency proof from the empty tree is empty and would bind
+    neither ``root`` nor ``size``. The caller checks that ``start`` and the number of leaves are the
+    range it asked about."""
+    end = start + len(leaves)
+    if not 0 <= start < end <= size:
+        return False
+    try:
+        end_root = root_from_range(start, prefix, leaves)
+    except ValueError:
+        return False
+    return verify_consistency(end, size, end_root, root, path)

@@ -161,6 +161,52 @@ class InclusionProof:
 
 
 @dataclass(frozen=True, slots=True)
+class RangeProof:
+    """Proof that ``leaf_hashes`` are *all* the leaves ``[start, end)`` (not empty) of the tree of
+    ``size`` entries, in order: nothing in the range is left out or added. A verifier checks that
+    ``start`` and ``end`` are the range it asked about, and ``size`` the signed head's.
+    ``prefix`` holds the peaks of the first ``start`` leaves, ``path`` the consistency proof from
+    ``end`` to ``size``. A verifier that holds an entry's bytes checks them against
+    ``leaf_hashes[index - start]`` (:func:`merkle.leaf_hash`)."""
+
+    start: int
+    size: int
+    prefix: list[bytes]
+    leaf_hashes: list[bytes]
+    path: list[bytes]
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.leaf_hashes)
+
+    def verify(self, root: bytes) -> bool:
+        return merkle.verify_range(self.start, self.size, self.prefix, self.leaf_hashes, self.path, root)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "treeSize": self.size,
+            "prefix": [b64(p) for p in self.prefix],
+            "leafHashes": [b64(h) for h in self.leaf_hashes],
+            "path": [b64(p) for p in self.path],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RangeProof:
+        proof = cls(
+            int(data["start"]),
+            int(data["treeSize"]),
+            [unb64(p) for p in data["prefix"]],
+            [unb64(h) for h in data["leafHashes"]],
+            [unb64(p) for p in data["path"]],
+        )
+        if int(data["end"]) != proof.end:
+            raise ValueError(f"the range says end {data['end']}, its leaf hashes end at {proof.end}")
+        return proof
+
+
+@dataclass(frozen=True, slots=True)
 class ConsistencyProof:
     first: int
     second: int

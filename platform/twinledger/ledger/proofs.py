@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from twinledger.ledger import merkle, store
 from twinledger.ledger.errors import LedgerNotFound
-from twinledger.ledger.model import ConsistencyProof, InclusionProof
+from twinledger.ledger.model import ConsistencyProof, InclusionProof, RangeProof
 from twinledger.storage.database import Database
 
 
@@ -116,3 +116,11 @@ class Prover:
         if not 0 <= first <= second:
             raise LedgerNotFound(f"No consistency proof from tree size {first} to {second}.")
         return ConsistencyProof(first, second, await self.range_hashes(merkle.consistency_ranges(first, second)))
+
+    async def range(self, start: int, end: int, size: int) -> RangeProof:
+        if not 0 <= start < end <= size:  # an empty range proves nothing (merkle.verify_range)
+            raise LedgerNotFound(f"No range proof of entries [{start}, {end}) in a tree of size {size}.")
+        peaks = merkle.CompactRange.peak_nodes(start)
+        prefix = await self.range_hashes([(i << level, (i + 1) << level) for level, i in peaks])
+        leaves = await self.range_hashes([(k, k + 1) for k in range(start, end)])
+        return RangeProof(start, size, prefix, leaves, await self.range_hashes(merkle.consistency_ranges(end, size)))

@@ -8,7 +8,13 @@
 
 The pytest fixtures ``serve_http`` and ``browser_page`` (registered by the twinledger pytest
 plugin) wrap them; ``browser_page`` skips the test when Chromium is not installed and fails it if
-the page asked for anything outside loopback.
+the page asked for anything outside loopback. ``screenshot_dir`` is the one folder where browser
+tests, core and plugins alike, save what each page looked like (``test-artifacts/dashboards/`` of
+the project being tested; ``test-artifacts/`` is git-ignored and kept by CI as test artifacts).
+
+Waits are generous (:data:`EXPECT_TIMEOUT_MS`, :data:`ACTION_TIMEOUT_MS`): the pages wait on a real
+platform, simulators and Dash callbacks, which on a loaded CI machine take far longer than
+Playwright's 5 s default for ``expect``. A passing test waits only as long as the page needs.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ CHROMIUM_ARGS = [
 ]
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 VIEWPORT = {"width": 1366, "height": 768}  # a common laptop screen
+EXPECT_TIMEOUT_MS = 30_000  # how long ``expect(...)`` waits for live data (Playwright's default: 5 s)
+ACTION_TIMEOUT_MS = 60_000  # clicks, fills, navigations, ``wait_for_*`` (Playwright's default: 30 s)
 
 
 @contextlib.asynccontextmanager
@@ -83,12 +91,14 @@ def chromium_missing() -> str | None:
 
 @contextlib.asynccontextmanager
 async def chromium_page() -> AsyncIterator[LoopbackPage]:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # process-wide; every browser test wants the same
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+            context.set_default_timeout(ACTION_TIMEOUT_MS)
             page = await context.new_page()
             lp = LoopbackPage(page)
 
@@ -116,6 +126,14 @@ async def serve_http() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
             return await stack.enter_async_context(serve_asgi(app))
 
         yield _serve
+
+
+@pytest.fixture
+def screenshot_dir(request: pytest.FixtureRequest) -> Path:
+    """``await page.screenshot(path=str(screenshot_dir / "my-page.png"), full_page=True)``."""
+    folder = request.config.rootpath / "test-artifacts" / "dashboards"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

@@ -6,10 +6,13 @@
 - ``tl_settings``: settings for a fresh data directory and that database.
 - ``make_platform``: starts platforms (``await make_platform(plugins=[my_plugin])``) and stops
   them at the end of the test.
-- ``serve_http`` / ``browser_page``: an ASGI app on loopback, and headless Chromium that may only
-  reach loopback (see :mod:`twinledger.testing.browser`).
+- ``serve_http`` / ``browser_page`` / ``screenshot_dir``: an ASGI app on loopback, headless Chromium
+  that may only reach loopback, and the folder for page screenshots (see :mod:`twinledger.testing.browser`).
 - ``mosquitto``: a Mosquitto broker on a free loopback port (:class:`MosquittoBroker`, with
   high queue limits), stopped after the test; skipped with the reason if it is not installed.
+
+pytest loads this plugin in every run (also in the nested runs of plugin templates), so the platform,
+its settings and the database drivers are imported in the fixtures that use them, not here.
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from twinledger.app import Platform
-from twinledger.clock import Clock
-from twinledger.config import Settings, load_settings
-from twinledger.plugins.manager import PluginManager
 from twinledger.testing import mosquitto as _mosquitto
-from twinledger.testing import postgres
-from twinledger.testing.browser import browser_page, serve_http  # noqa: F401 - fixtures offered here
+from twinledger.testing.browser import browser_page, screenshot_dir, serve_http  # noqa: F401 - fixtures offered here
+
+if TYPE_CHECKING:
+    from twinledger.app import Platform
+    from twinledger.clock import Clock
+    from twinledger.config import Settings
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -61,6 +64,8 @@ async def database_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if db_backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'twinledger.db'}"
         return
+    from twinledger.testing import postgres
+
     reason = postgres.unavailable_reason()
     if reason:
         pytest.skip(reason)
@@ -74,16 +79,21 @@ async def database_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 def tl_settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a fresh data directory, on the database under test."""
+    from twinledger.config import load_settings
+
     # port 0: each platform's partner API listens on a free port (``platform.http.url``)
     return load_settings(data_dir=tmp_path / "data", database_url=database_url, http={"port": 0})
 
 
-MakePlatform = Callable[..., Awaitable[Platform]]
+MakePlatform = Callable[..., Awaitable["Platform"]]
 
 
 @pytest.fixture
 async def make_platform(tl_settings: Settings) -> AsyncIterator[MakePlatform]:
     """Start a platform with the given plugins (and no installed entry points unless asked)."""
+    from twinledger.app import Platform
+    from twinledger.plugins.manager import PluginManager
+
     started: list[Platform] = []
 
     async def _make(
@@ -118,6 +128,8 @@ def postgres_available(request: pytest.FixtureRequest) -> None:
     """Skip the test (with the reason) when PostgreSQL is deselected or unreachable."""
     if "postgres" not in request.config.getoption("--db-backends"):
         pytest.skip("PostgreSQL deselected with --db-backends")
+    from twinledger.testing import postgres
+
     reason = postgres.unavailable_reason()
     if reason:
         pytest.skip(reason)

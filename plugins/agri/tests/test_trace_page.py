@@ -17,11 +17,10 @@ from twinledger_plugins.agri.product_codes import ProductCode, new_serial
 from twinledger_plugins.agri.story import play
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "agri"
 
 
 async def test_a_consumer_traces_a_box_and_the_browser_checks_every_record(
-    make_platform: MakePlatform, browser_page: LoopbackPage, db_backend: str
+    make_platform: MakePlatform, browser_page: LoopbackPage, db_backend: str, screenshot_dir: Path
 ) -> None:
     if db_backend != "sqlite":
         pytest.skip("the page reads what the end-to-end test checks on both backends; one browser run is enough")
@@ -46,8 +45,7 @@ async def test_a_consumer_traces_a_box_and_the_browser_checks_every_record(
         await expect(verdicts.nth(i)).to_have_attribute("data-ok", "true")
     await expect(verdicts.nth(4)).to_contain_text("The entry's Ed25519 signature by org.lab:agrotest verifies")
     await expect(page.locator("#agri-trace-history")).not_to_contain_text("costEUR")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / "trace-valid.png"), full_page=True)
+    await page.screenshot(path=str(screenshot_dir / "agri-trace-valid.png"), full_page=True)
 
     await page.goto(f"{base}/public/agri/trace?code={story.codes[1].element_string}")
     await expect(page.locator("#agri-trace-status")).to_have_attribute("data-status", "sold_out")
@@ -57,4 +55,4 @@ async def test_a_consumer_traces_a_box_and_the_browser_checks_every_record(
     await page.click("#agri-trace-submit")
     await expect(page.locator("#agri-trace-error")).to_have_attribute("data-error", "agri:productcode.unknown")
     await expect(page.locator("#agri-trace-error")).to_contain_text("never issued here")
-    await page.screenshot(path=str(ARTIFACTS / "trace-forged.png"), full_page=True)
+    await page.screenshot(path=str(screenshot_dir / "agri-trace-forged.png"), full_page=True)

@@ -30,6 +30,9 @@ async def test_demo_story_ends_with_the_banks_signed_evaluation(make_platform: M
     assert entry.signer == BANK and evaluation.institution == BANK
     keys = platform.ledger.participants.keys_of(BANK)
     assert keys and not any(k.platform_held for k in keys)  # the bank signs on its own side
+    (consent,) = await platform.ledger.find(kind="aqua.consent-grant", thing_id=FARM, limit=10)
+    key = platform.ledger.participants.key(consent.key_id)
+    assert key is not None and not key.platform_held  # so does the farmer
     assert runtime_of(platform).gateways  # the gateway simulator ran
 
 

@@ -148,7 +148,7 @@ async def test_use_case_2_end_to_end(platform: Platform, clients: dict[str, http
 
     await eventually(caught_up, within=60, what="every pond event in the ledger")
     raw = {pond: await platform.registry.history(pond, limit=5000) for pond in (POND1, POND2)}
-    config = TrackerConfig(set_point=6.0, hysteresis=0.4, confirm_timeout_s=3.0)
+    config = TrackerConfig(set_point=6.0, hysteresis=0.4, confirm_timeout_s=runtime.config.confirm_timeout_s)
     again, _ = track_incidents(raw[POND1], pond=POND1, gateway=GATEWAY, config=config)
 
     async def incidents_recorded() -> bool:

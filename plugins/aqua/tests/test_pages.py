@@ -1,10 +1,14 @@
-"""The aqua pages in headless Chromium, on a platform running the farm gateway simulator."""
+"""The aqua pages in headless Chromium, on a platform running the farm gateway simulator: real
+data, changes made after a page was opened shown without a reload (a grant on the portal, a new set
+point on the pond and incident pages), a screenshot of each page in ``screenshot_dir``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from twinledger import Platform, Signal
 from twinledger.testing.browser import LoopbackPage
@@ -18,15 +22,15 @@ from twinledger_plugins.aqua.testing import BANK, FARM, FARMER, GATEWAY, OTHER_B
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+async def shot(page: Page, folder: Path, name: str) -> None:
+    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
 async def test_pond_incident_and_portal_pages(
-    platform: Platform, clients: dict[str, httpx.AsyncClient], browser_page: LoopbackPage
+    platform: Platform, clients: dict[str, httpx.AsyncClient], browser_page: LoopbackPage, screenshot_dir: Path
 ) -> None:
     assert platform.http is not None
     await eventually(lambda: platform.ledger.find(kind="aqua.incident", thing_id=POND1), within=60, what="incident")
-    response = await clients[FARMER].post(
-        f"/api/plugins/aqua/farms/{FARM}/grants", json={"grantee": BANK, "role": "bank"}
-    )
-    assert response.status_code == 201
     token, _ = await platform.http.tokens.create("operator:aqua", admin=True)
     page = browser_page.page
     base = platform.http.url + "/dash"
@@ -36,6 +40,18 @@ async def test_pond_incident_and_portal_pages(
     await page.click("#tl-login-submit")
     await page.wait_for_selector("#tl-user")
 
+    # the farmer grants bank A while the portal is open: the grant shows up without a reload
+    await page.goto(f"{base}/aqua/portal")
+    portal = page.locator("#aqua-portal")
+    await expect(portal).to_contain_text("no grant given")
+    response = await clients[FARMER].post(
+        f"/api/plugins/aqua/farms/{FARM}/grants", json={"grantee": BANK, "role": "bank"}
+    )
+    assert response.status_code == 201
+    await expect(portal).to_contain_text(BANK)
+    await expect(portal).to_contain_text("active")
+    await shot(page, screenshot_dir, "aqua-portal")
+
     await page.goto(f"{base}/aqua/ponds?pond={POND1}")
     nav = page.locator('.tl-nav-section[data-plugin="aqua"]')
     await expect(nav.locator(".tl-nav-link")).to_have_text(["Ponds", "Incidents", "Grants and evaluations"])
@@ -43,6 +59,25 @@ async def test_pond_incident_and_portal_pages(
     await expect(page.locator("#aqua-pond-summary")).to_contain_text("time below set point")
     await expect(page.locator("#aqua-pond-graph .main-svg").first).to_be_visible()
     await expect(page.locator("#aqua-pond-suggestions")).to_contain_text("No forecast yet")
+    await shot(page, screenshot_dir, "aqua-ponds")
+
+    # pond 2's page and the incidents page (a second tab) open; the farmer raises pond 2's set point
+    # above its oxygen: the pond page shows the new set point, the incidents page the open incident
+    await page.goto(f"{base}/aqua/ponds?pond={POND2}")
+    summary = page.locator("#aqua-pond-summary")
+    await expect(summary).to_contain_text("set point 4.0 mg/L")
+    incidents_tab = await page.context.new_page()
+    await incidents_tab.goto(f"{base}/aqua/incidents")
+    incidents = incidents_tab.locator("#aqua-incidents")
+    await expect(incidents).to_contain_text("handled")  # pond 1's, recorded before the page opened
+    await expect(incidents).to_contain_text(POND1)
+    await expect(incidents).not_to_contain_text("pond-2")
+    response = await clients[FARMER].put(f"/api/2/things/{POND2}/features/oxygen/properties/setPoint", json=9.5)
+    assert response.status_code in (201, 204), response.text
+    await expect(summary).to_contain_text("set point 9.5 mg/L")
+    await expect(incidents).to_contain_text("pond-2")
+    await shot(incidents_tab, screenshot_dir, "aqua-incidents")
+    await incidents_tab.close()
 
     # two days of earlier readings of pond 2 (stamped by the gateway before the live ones): enough
     # for the diurnal forecast, which the page draws with its band and turns into suggestions
@@ -57,14 +92,7 @@ async def test_pond_incident_and_portal_pages(
     await page.goto(f"{base}/aqua/ponds?pond={POND2}")
     await expect(page.locator("#aqua-pond-graph .legendtext", has_text="forecast (95 %)")).to_be_visible()
     await expect(page.locator("#aqua-pond-suggestions")).not_to_contain_text("No forecast yet")
-
-    await page.goto(f"{base}/aqua/incidents")
-    await expect(page.locator("#aqua-incidents")).to_contain_text("handled")
-    await expect(page.locator("#aqua-incidents")).to_contain_text(POND1)
-
-    await page.goto(f"{base}/aqua/portal")
-    await expect(page.locator("#aqua-portal")).to_contain_text(BANK)
-    await expect(page.locator("#aqua-portal")).to_contain_text("active")
+    await shot(page, screenshot_dir, "aqua-ponds-forecast")
     assert browser_page.console_errors == []
 
     # a farmer logs in with their own token: their farm's ponds; bank B (no grant): nothing

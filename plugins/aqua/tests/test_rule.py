@@ -151,3 +151,39 @@ async def test_an_incident_open_at_a_restart_closes_after_it_once(tl_settings: S
     finally:
         if second.started.is_set():
             await second.stop()
+
+
+async def test_a_restart_while_the_aerator_runs_keeps_the_minimum_on_time(tl_settings: Settings) -> None:
+    """The minimum on-time counts from the command in the pond's history, not from memory."""
+    settings = tl_settings.model_copy(update={"plugin": {"aqua": SETTINGS}})
+    start = 1_700_000_000.0
+
+    async def started(at: float) -> Platform:
+        manager = PluginManager(settings.plugins)
+        manager.register(aqua_plugin, "aqua")
+        platform = Platform(settings, plugins=manager, clock=ManualClock(at))
+        await platform.start()
+        return platform
+
+    first = await started(start)
+    try:
+        await set_value(first, OXYGEN, 3.5)
+        await eventually(lambda: desired(first) is True, what="aerator commanded on")
+        await set_value(first, "/features/aerator/properties/on", True)  # the controller confirms
+        assert isinstance(first.clock, ManualClock)
+        await first.clock.advance(100)
+    finally:
+        await first.stop()
+    second = await started(start + 200)  # the platform was down for 100 s
+    try:
+        await set_value(second, OXYGEN, 4.8)  # above the band, 200 s into a 600 s minimum on-time
+        assert desired(second) is True and second.rules.is_active(RULE, POND)
+        assert isinstance(second.clock, ManualClock)
+        await second.clock.advance(399)
+        await set_value(second, OXYGEN, 4.9)  # 599 s: still on
+        assert desired(second) is True and second.rules.is_active(RULE, POND)
+        await second.clock.advance(1)
+        await set_value(second, OXYGEN, 4.9)  # 600 s after the command: off
+        await eventually(lambda: desired(second) is False, what="aerator commanded off")
+    finally:
+        await second.stop()

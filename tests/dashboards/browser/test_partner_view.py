@@ -61,6 +61,11 @@ async def test_a_partner_sees_only_what_its_policies_grant_on_every_page(
     await expect(rows).to_have_count(2)
     await expect(page.locator("#tl-twins-summary")).to_have_text("2 twins match.")
     await no_secrets(page)
+    # pond-1's type is hidden from the bank: filtering by it does not find pond-1
+    await page.goto(served.url("/?definition=test:pond:1.0.0"))
+    await expect(page.locator("#tl-twins-summary")).to_have_text("1 twin matches.")
+    await expect(rows).to_have_count(1)
+    await expect(page.locator("#tl-twins-table")).not_to_contain_text("org.farm:pond-1")
 
     # one twin: the granted feature, not the others
     await page.goto(served.url("/twin?id=org.farm:pond-1"))
@@ -70,7 +75,8 @@ async def test_a_partner_sees_only_what_its_policies_grant_on_every_page(
     await expect(page.locator('[data-prop="oxygen.value"]')).to_have_text("6.25 mg/L")  # live
     await expect(page.locator('section[data-key="feature:water"]')).to_have_count(0)
     await expect(page.locator('section[data-key="feature:aerator"]')).to_have_count(0)
-    await no_secrets(page, also=("Policy\norg.farm:pond-7",))
+    # nor the thing's type (it lists the features the bank may not read); the oxygen's unit stays
+    await no_secrets(page, also=("Policy\norg.farm:pond-7", "Fish pond", "test:pond", "water.", "aerator."))
     await page.screenshot(path=str(screenshot_dir / "partner-twin.png"), full_page=True)
     await page.goto(served.url("/twin?id=org.lake:pond-7"))
     await expect(page.locator(".tl-empty")).to_contain_text("There is no twin")

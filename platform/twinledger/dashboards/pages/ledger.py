@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 import orjson
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from twinledger.dashboards import format as fmt
@@ -172,7 +172,7 @@ def page(pc: PageContext) -> DashPage:
     async def _entries(thing: str | None, shown: dict[str, Any] | None) -> tuple[Any, Any, Any]:
         ledger = platform.ledger
         thing_id = (thing or "").strip() or None
-        if ctx.triggered_id == LIVE_STORE_ID and shown == {"size": ledger.size, "thing": thing_id}:
+        if ctx.triggered_id == LIVE_STORE_ID and shown and (shown["size"], shown["thing"]) == (ledger.size, thing_id):
             raise PreventUpdate  # the log did not grow
         db = platform.db
         if db is None:
@@ -183,7 +183,7 @@ def page(pc: PageContext) -> DashPage:
         else:
             newest = await newest_entries(db, thing_id=thing_id, limit=ENTRIES_SHOWN)
             found = [e for e in newest if await viewer.entry(e)]
-        state = {"size": ledger.size, "thing": thing_id}
+        state: dict[str, Any] = {"size": ledger.size, "thing": thing_id}
         if not found:
             if thing_id:
                 hint = "Ledger writers record the events they are configured for ([plugin.ledger-default] namespaces)."
@@ -206,13 +206,17 @@ def page(pc: PageContext) -> DashPage:
                 "",
                 state,
             )
-        rows = [_entry_row(pc, e) if _readable(e) else _damaged_row(e) for e in found]
+        state["rows"] = [e.index for e in found]
         summary = (
             f"The newest {len(found)} entries" + (f" of {thing_id}" if thing_id else "") + f"; the log holds "
             f"{ledger.size:,}."
             if viewer.admin
             else f"The newest {len(found)} entries you may read."
         )
+        if ctx.triggered_id == LIVE_STORE_ID and shown is not None and shown.get("rows") == state["rows"]:
+            # the log grew elsewhere: the same rows stay as they are, so a click on one is not lost
+            return no_update, summary, state
+        rows = [_entry_row(pc, e) if _readable(e) else _damaged_row(e) for e in found]
         return (
             table(
                 ["#", "Time (UTC)", "Kind", "Signer", "Twin", "Content", "Leaf hash", ""],

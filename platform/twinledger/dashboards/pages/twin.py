@@ -44,13 +44,14 @@ def page(ctx: PageContext) -> DashPage:
                 "No twin chosen.", "Open a twin from the Twins page (its link carries the id: /dash/twin?id=ns:name)."
             )
         found = await platform.registry.get(id)
-        twin = _typed(await ctx.viewer().twin(found), found) if found is not None else None
+        viewer = ctx.viewer()
+        twin = await viewer.typed_twin(found) if found is not None else None
         if twin is None:  # missing or not readable: the same answer, as the API gives (404)
             return empty_state(
                 f"There is no twin {id!r}.",
                 "It may have been deleted, or the id is misspelt: thing ids look like 'namespace:name'.",
             )
-        paths = _chartable(ctx, twin)
+        paths = [p for p in _chartable(ctx, twin) if await viewer.may_read_all(id, p)]  # not the type's others
         return html.Div(
             [
                 dcc.Store(id=TWIN_ID, data=id),
@@ -99,7 +100,7 @@ def page(ctx: PageContext) -> DashPage:
         if not live or not thing_id:
             raise PreventUpdate
         current = platform.registry.cached(thing_id)
-        twin = _typed(await ctx.viewer().twin(current), current) if current is not None else None
+        twin = await ctx.viewer().typed_twin(current) if current is not None else None
         if twin is None:
             if shown == -1:
                 raise PreventUpdate
@@ -125,7 +126,7 @@ def page(ctx: PageContext) -> DashPage:
         events.reverse()
         found = series(events, paths)
         current = platform.registry.cached(thing_id)
-        twin = _typed(await viewer.twin(current), current) if current is not None else None
+        twin = await viewer.typed_twin(current) if current is not None else None
         doc = twin.doc if twin is not None else {}
         meta = {"id": thing_id, "paths": paths, "seq": max([seq_before, *(e.seq for e in events)])}
         points = sum(sum(v is not None for v in s.y) for s in found)
@@ -183,25 +184,6 @@ def page(ctx: PageContext) -> DashPage:
             ),
         ],
     )
-
-
-def _typed(visible: Twin | None, full: Twin) -> Twin | None:
-    """The visible twin with the twin types of the thing and its visible features put back: they
-    are schema (units, titles), not state, so a partner reads its values with their units."""
-    if visible is None or visible.doc is full.doc:
-        return visible
-    doc = dict(visible.doc)
-    if full.definition is not None:
-        doc["definition"] = full.definition
-    features = doc.get("features")
-    if isinstance(features, dict):
-        doc["features"] = {
-            fid: {**f, "definition": full.features[fid]["definition"]}
-            if isinstance(f, dict) and isinstance(full.features.get(fid), dict) and "definition" in full.features[fid]
-            else f
-            for fid, f in features.items()
-        }
-    return Twin(visible.thing_id, doc, visible.revision, visible.created_us, visible.modified_us)
 
 
 def _chartable(ctx: PageContext, twin: Twin) -> list[str]:

@@ -11,7 +11,7 @@ from twinledger.dashboards import format as fmt
 from twinledger.dashboards.components import badge, empty_state, field, table
 from twinledger.dashboards.context import PageContext
 from twinledger.dashboards.page import DashPage, PageCallback, live_input
-from twinledger.dashboards.queries import TwinFilter, definitions, namespaces, search_twins
+from twinledger.dashboards.queries import TwinFilter, namespaces
 from twinledger.dashboards.sessions import current_principal
 from twinledger.registry.twin import Twin
 
@@ -34,7 +34,7 @@ def page(ctx: PageContext) -> DashPage:
             return empty_state("The platform is not running.", "Start it, then reload this page.")
         scope = readable()
         known_ns = await namespaces(db, scope)
-        known_defs = set(await definitions(db, scope))
+        known_defs = set(await ctx.viewer().definitions(db))  # a partner: the types it may read
         if scope is None:  # an operator: every installed type, with twins or not
             known_defs |= {m.id for m in platform.catalog.models()}
         return html.Div(
@@ -79,9 +79,8 @@ def page(ctx: PageContext) -> DashPage:
         if db is None:
             raise RuntimeError("The platform is not running; start it and reload the page.")
         flt = TwinFilter(namespace or None, (q or "").strip() or None, definition or None)
-        found, total = await search_twins(db, flt, limit=LIMIT, readable=readable())
-        viewer = ctx.viewer()
-        rows = [_row(v) for t in found if (v := await viewer.twin(t)) is not None]
+        found, total = await ctx.viewer().search_twins(db, flt, limit=LIMIT)
+        rows = [_row(t) for t in found]
         shown = {"filter": [flt.namespace, flt.id_contains, flt.definition], "rows": rows, "total": total, "new": 0}
         return _results(ctx, rows, flt), _summary(total, len(rows), 0), shown
 
