@@ -14,12 +14,12 @@ when it registers the plugin, which would import them all.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from twinledger import hookimpl
+from twinledger.lazy import exported_on_first_use
 
 if TYPE_CHECKING:
     from twinledger import Adapter, Platform
@@ -66,10 +66,4 @@ def twinledger_register_adapters(platform: Platform) -> list[Adapter]:
     return [MqttAdapter(platform, settings)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _ORIGINS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exported_on_first_use(globals(), _ORIGINS)

@@ -13,10 +13,10 @@ when it registers the plugin, which would import them all.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twinledger import hookimpl
+from twinledger.lazy import exported_on_first_use
 
 if TYPE_CHECKING:
     from twinledger import Adapter, Platform, Service
@@ -52,10 +52,4 @@ def twinledger_register_services(platform: Platform) -> list[Service]:
     return [TwinServer(platform, endpoint)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _ORIGINS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exported_on_first_use(globals(), _ORIGINS)

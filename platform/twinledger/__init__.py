@@ -14,8 +14,9 @@ command line do not load the whole platform (FastAPI, Dash, Tortoise...) when th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from twinledger.lazy import exported_on_first_use
 
 if TYPE_CHECKING:
     from twinledger.alerts import Alert, AlertChange, AlertHistoryEntry, AlertState, AlertStore, Severity
@@ -315,13 +316,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _ORIGINS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once: later lookups do not come here
-    return value
+__getattr__ = exported_on_first_use(globals(), _ORIGINS)
 
 
 def __dir__() -> list[str]:

@@ -10,8 +10,9 @@ command reads, do not load FastAPI.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from twinledger.lazy import exported_on_first_use
 
 if TYPE_CHECKING:
     from twinledger.api.deps import current_principal
@@ -22,10 +23,4 @@ __all__ = ["PublicRouter", "current_principal"]
 _ORIGINS = {"PublicRouter": "twinledger.api.routers", "current_principal": "twinledger.api.deps"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _ORIGINS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exported_on_first_use(globals(), _ORIGINS)

@@ -7,8 +7,9 @@ which every command reads, do not load the store, SQLAlchemy or the signing code
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from twinledger.lazy import exported_on_first_use
 
 if TYPE_CHECKING:
     from twinledger.ledger.anchoring import Anchor
@@ -102,13 +103,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _ORIGINS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exported_on_first_use(globals(), _ORIGINS)
 
 
 def __dir__() -> list[str]:
