@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from twinledger import Command, DeadLetter, Outcome, Signal, Subscriber, TwinError, TwinEvent
+from twinledger import Command, DeadLetter, Outcome, Signal, Subscriber, TwinError, TwinEvent, cancel_tasks
 from twinledger.devices import AdapterHealth, AdapterStatus, Device, Rejected, decode
 from twinledger.devices.decoding import parse_time
 from twinledger.errors import PayloadInvalid
@@ -80,11 +80,8 @@ class MqttAdapter:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+        await cancel_tasks(self._supervisor)
+        self._supervisor = None
         if self._transport is not None:
             await self._transport.close()
             self._transport = None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -34,6 +33,7 @@ from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.server import Server
 
+from twinledger import cancel_tasks
 from twinledger.devices.scenario import Scenario
 
 NAMESPACE = "urn:twinledger:simulator"
@@ -131,11 +131,8 @@ class OpcUaDevice:
                 await self.variables[key].write_value(value, self.types[key])
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_tasks(self._task)
+        self._task = None
         if self._server is not None:
             await self._server.stop()
             self._server = None

@@ -26,7 +26,6 @@ speed 1 pond time is wall time; tests and the demo run it faster.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -37,6 +36,8 @@ import structlog
 from asyncua import ua
 from asyncua.common.node import Node
 from asyncua.server.server import Server
+
+from twinledger import cancel_tasks
 
 from .config import AquaConfig, FarmConfig, PondConfig
 from .pond_model import PondModel, PondParams
@@ -143,11 +144,8 @@ class FarmGatewayServer:
         log.info("aqua_gateway_started", gateway=self.gateway.id, endpoint=self.endpoint, ponds=len(self.ponds))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_tasks(self._task)
+        self._task = None
         if self._server is not None:
             await self._server.stop()
             self._server = None

@@ -30,6 +30,7 @@ from twinledger.clock import Clock, SystemClock
 from twinledger.registry.deadletters import DeadLetter
 from twinledger.registry.events import TwinEvent
 from twinledger.registry.registry import TwinRegistry
+from twinledger.services import cancel_tasks
 
 log = structlog.get_logger("twinledger.bus")
 
@@ -204,11 +205,8 @@ class Subscription:
             self.bus.last_checkpoint[self.sub.name] = now
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_tasks(self._task)
+        self._task = None
         with contextlib.suppress(Exception):
             await self._maybe_checkpoint(force=True)
 
