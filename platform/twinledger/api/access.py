@@ -71,13 +71,7 @@ class Access:
         view = await self.view(await self.policy_id_of(event.thing_id), principal)
         if view is None:
             return MISSING
-        segments = parse_path(event.path)
-        if event.action == "deleted":
-            return None if view.allows_any("thing", segments, "READ") else MISSING
-        if not segments and isinstance(event.value, dict):
-            doc = view.filter_thing(event.value)
-            return MISSING if doc is None else doc
-        return view.filter("thing", segments, event.value)
+        return view.event_value(event.action, parse_path(event.path), event.value)
 
     # -- writing --------------------------------------------------------------------------------
 

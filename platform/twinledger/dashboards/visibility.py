@@ -150,13 +150,7 @@ class Viewer:
         view = await self._view(event.thing_id)
         if view is None:
             return MISSING
-        segments = _segments(event.path)
-        if event.action == "deleted":
-            return None if view.allows_any("thing", segments, "READ") else MISSING
-        if not segments and isinstance(event.value, dict):
-            doc = view.filter_thing(event.value)
-            return MISSING if doc is None else doc
-        return view.filter("thing", segments, event.value)
+        return view.event_value(event.action, _segments(event.path), event.value)
 
     async def thing_ids(self, thing_ids: list[str]) -> list[str]:
         """The ids among these of twins the user may read (for the live pushes)."""

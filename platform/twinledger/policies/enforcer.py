@@ -84,6 +84,16 @@ class SubjectView:
             visible = {"thingId": doc["thingId"], **visible}
         return visible
 
+    def event_value(self, action: str, segments: Sequence[str], value: Any) -> Any:
+        """The part of a twin event's value (``action`` at ``segments``) the subjects may read, or
+        :data:`MISSING` when the event is not theirs to see; a deletion shows as None."""
+        if action == "deleted":
+            return None if self.allows_any("thing", segments, "READ") else MISSING
+        if not segments and isinstance(value, dict):
+            doc = self.filter_thing(value)
+            return MISSING if doc is None else doc
+        return self.filter("thing", segments, value)
+
 
 def _filter(value: Any, node: _Node, allowed: bool, permission: str) -> Any:
     if not node.children or not isinstance(value, dict):
