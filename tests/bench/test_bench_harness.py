@@ -1,5 +1,6 @@
 """The benchmark harness runs end to end and writes its JSON (figures are reported, never asserted)."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -57,3 +58,23 @@ def test_unknown_scenario_is_refused_with_the_choices(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "twinledger.cli", "bench", "-s", "nope"], capture_output=True)
     assert result.returncode == 1
     assert b"unknown scenario" in result.stderr and b"ingest-registry" in result.stderr
+
+
+async def test_a_scenario_over_its_deadline_is_stopped_with_its_peers_and_reported(tmp_path: Path) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from twinledger.bench.runner import _run_one
+    from twinledger.bench.scenarios import SCENARIOS
+
+    with Progress(console=Console(quiet=True)) as progress:
+        task = progress.add_task("ingest-mqtt", total=1.0, status="")
+        # ingest-mqtt starts a Mosquitto of its own first: it must not outlive the stopped scenario
+        metrics, error = await _run_one(
+            SCENARIOS["ingest-mqtt"], 30.0, tmp_path, {"rate": 500.0}, progress, task, deadline=3.0
+        )
+    assert metrics == {}
+    assert error is not None and "did not finish within 3 s and was stopped" in error
+    pgrep = await asyncio.create_subprocess_exec("pgrep", "-f", str(tmp_path), stdout=asyncio.subprocess.PIPE)
+    leftovers, _ = await pgrep.communicate()
+    assert leftovers.split() == []

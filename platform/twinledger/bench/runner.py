@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -92,6 +93,12 @@ def machine_info() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
 
 
+DEADLINE_BASE_S = 300.0
+"""Set-up allowance of a scenario (the ledger builds 1M entries first), on top of..."""
+DEADLINE_PER_S = 10.0
+"""...this many seconds per second of its timed phases."""
+
+
 async def run_scenarios(
     names: list[str], *, duration: float | None, options: dict[str, Any], console: Console
 ) -> BenchRun:
@@ -135,8 +142,12 @@ async def _run_one(
     options: dict[str, Any],
     progress: Progress,
     task: Any,
+    deadline: float | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     seconds = scenario.default_duration if duration is None else duration
+    # a scenario that hangs (a stuck peer, a lock never released) is stopped and reported, so the
+    # other scenarios still run and the run ends
+    deadline = deadline if deadline is not None else DEADLINE_BASE_S + DEADLINE_PER_S * seconds
     log = workdir / "stderr.log"
     with log.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
@@ -149,22 +160,30 @@ async def _run_one(
             orjson.dumps(options).decode(),
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
+            start_new_session=True,  # its own process group, so a stuck scenario is stopped whole
         )
         assert proc.stdout is not None
         metrics: dict[str, Any] = {}
         error: str | None = None
-        async for raw in proc.stdout:
-            try:
-                line = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue  # a library printing on stdout; the protocol lines are JSON
-            if line.get("event") == "progress":
-                progress.update(task, completed=line["fraction"], status=line["message"])
-            elif line.get("event") == "result":
-                metrics = line["metrics"]
-            elif line.get("event") == "error":
-                error = line["error"] + "\n" + line.get("trace", "")
-        code = await proc.wait()
+        try:
+            async with asyncio.timeout(deadline):
+                async for raw in proc.stdout:
+                    try:
+                        line = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        continue  # a library printing on stdout; the protocol lines are JSON
+                    if line.get("event") == "progress":
+                        progress.update(task, completed=line["fraction"], status=line["message"])
+                    elif line.get("event") == "result":
+                        metrics = line["metrics"]
+                    elif line.get("event") == "error":
+                        error = line["error"] + "\n" + line.get("trace", "")
+                code = await proc.wait()
+        except TimeoutError:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker and the peers it started (brokers, servers)
+            await proc.wait()
+            tail = log.read_text(errors="replace")[-2000:]
+            return {}, f"the scenario did not finish within {deadline:.0f} s and was stopped; its log ends:\n{tail}"
     if not metrics and error is None:
         tail = log.read_text(errors="replace")[-2000:]
         error = f"the scenario process exited with {code} and no result:\n{tail}"
