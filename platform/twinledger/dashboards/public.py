@@ -30,10 +30,10 @@ from dash import Dash, Input, Output, dcc, html, set_props
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, Response
 
-from twinledger.dashboards.components import PAGE_ERROR_DISMISS, PAGE_ERROR_ID, empty_state, error_panel
+from twinledger.dashboards.components import PAGE_ERROR_ID, empty_state, error_panel
 from twinledger.dashboards.server import build_dash
 from twinledger.dashboards.sessions import bind, unbind
-from twinledger.dashboards.shell import page_frame
+from twinledger.dashboards.shell import page_frame, register_frame
 from twinledger.dashboards.site import MountedPage, Site
 
 log = structlog.get_logger("twinledger.dashboards")
@@ -113,15 +113,7 @@ def _register_frame(dash_app: Dash, site: Site) -> None:
         finally:
             unbind(token)
 
-    @dash_app.callback(
-        Output(PAGE_ERROR_ID, "hidden"), Input(PAGE_ERROR_DISMISS, "n_clicks"), prevent_initial_call=True
-    )
-    async def dismiss(_: int | None) -> bool:
-        return True
-
-    dash_app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(title) { if (title) { document.title = title; } }", Input(TITLE, "data")
-    )
+    register_frame(dash_app, TITLE)
 
 
 async def _render(mounted: MountedPage, query: dict[str, str]) -> Any:

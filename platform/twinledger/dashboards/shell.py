@@ -126,15 +126,7 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
         set_props(TITLE, {"data": f"{page.title} · twinledger"})
         return page_frame(mounted, body)
 
-    @dash_app.callback(
-        Output(PAGE_ERROR_ID, "hidden"), Input(PAGE_ERROR_DISMISS, "n_clicks"), prevent_initial_call=True
-    )
-    async def dismiss(_: int | None) -> bool:
-        return True
-
-    dash_app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(title) { if (title) { document.title = title; } }", Input(TITLE, "data")
-    )
+    register_frame(dash_app, TITLE)
 
     @dash_app.callback(State(LIVE_STORE_ID, "data"), persistent=True)
     async def live_push(data: dict[str, Any] | None) -> None:
@@ -169,6 +161,21 @@ def register(dash_app: Dash, site: Site, pc: PageContext) -> None:
             set_props(STATUS, {"children": [html.Span("●", className="tl-dot"), f" live · {fmt.rate(rate)}"]})
             seen, seen_alerts, first = seq, alerts, False
             await asyncio.sleep(PUSH_INTERVAL)
+
+
+def register_frame(dash_app: Dash, title_store: str) -> None:
+    """The callbacks every page frame needs (the operators' and the public app): the error panel's
+    dismiss button, and the browser tab's title from the rendered page (``title_store``'s data)."""
+
+    @dash_app.callback(
+        Output(PAGE_ERROR_ID, "hidden"), Input(PAGE_ERROR_DISMISS, "n_clicks"), prevent_initial_call=True
+    )
+    async def dismiss(_: int | None) -> bool:
+        return True
+
+    dash_app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function(title) { if (title) { document.title = title; } }", Input(title_store, "data")
+    )
 
 
 def page_frame(mounted: MountedPage, body: Any, *, plugin_label: bool = True) -> html.Div:
