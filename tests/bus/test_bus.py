@@ -96,3 +96,36 @@ async def test_a_subscription_survives_an_interruption(make_platform: MakePlatfo
     await platform.apply(Signal("t:a", "/attributes/x", 1, op="put"))
     await platform.bus.wait_idle()
     assert got == [1, 2]
+
+
+async def test_stop_lets_the_handler_finish_its_batch(make_platform: MakePlatform) -> None:
+    platform = await make_platform()
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def handler(events: Sequence[TwinEvent]) -> None:
+        started.set()
+        await asyncio.sleep(0.3)  # in the middle of its work (a transaction, say) when the bus stops
+        finished.set()
+
+    subscription = await platform.bus.subscribe(Subscriber("t.busy", handler))
+    await platform.apply(Signal("t:one", "/", {}, op="put"))
+    await asyncio.wait_for(started.wait(), 10)
+    await platform.bus.unsubscribe("t.busy")
+    assert finished.is_set()  # not cancelled half way
+    assert subscription.position == platform.registry.last_seq  # and its checkpoint says so
+    assert (await platform.bus.checkpoints.load("t.busy")) == platform.registry.last_seq
+
+
+async def test_stop_cancels_a_handler_stuck_past_the_grace_period(make_platform: MakePlatform) -> None:
+    platform = await make_platform()
+    started = asyncio.Event()
+
+    async def stuck(events: Sequence[TwinEvent]) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    subscription = await platform.bus.subscribe(Subscriber("t.stuck", stuck))
+    await platform.apply(Signal("t:one", "/", {}, op="put"))
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(subscription.stop(grace=0.2), 5)
+    assert subscription.position < platform.registry.last_seq  # not handled: delivered again after a restart

@@ -1,13 +1,16 @@
 """The registry on SQLite and PostgreSQL: batched apply, outcomes, dead letters, conditions."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from twinledger import Platform, Signal
 from twinledger.errors import StorageError
 from twinledger.registry import count_dead_letters, query_dead_letters
 from twinledger.registry.replay import check_projection
+from twinledger.storage.tables import events
 from twinledger.testing.pytest_plugin import MakePlatform
 
 TYPES = Path(__file__).with_name("twins")
@@ -146,3 +149,14 @@ async def test_listing_and_history_ranges(platform: Platform) -> None:
 async def test_only_one_writer_per_data_directory(platform: Platform, tl_settings) -> None:
     with pytest.raises(StorageError, match="Another twinledger process"):
         await Platform(tl_settings, load_entry_points=False).start()
+
+
+async def test_stop_commits_the_batch_in_flight_and_answers_every_caller(platform: Platform) -> None:
+    reg = platform.registry
+    futures = [reg.submit(Signal(f"t:stop-{i}", "/", {}, op="put")) for i in range(5_000)]  # three batches
+    await asyncio.sleep(0)  # the flusher has taken the first batch and is writing it
+    await reg.stop()
+    assert all(f.done() for f in futures)  # none left waiting forever
+    assert all(f.result().accepted for f in futures)
+    async with reg.db.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(events))).scalar_one() == 5_000

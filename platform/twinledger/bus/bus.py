@@ -63,6 +63,7 @@ class Subscription:
     _overflowed: bool = False
     _task: asyncio.Task[None] | None = None
     _saved: int = 0
+    _stopping: bool = False
 
     def __post_init__(self) -> None:
         self.health = SubscriptionHealth(self.sub.name, self.plugin, self.sub.durable, self.position)
@@ -91,7 +92,7 @@ class Subscription:
         """Deliver until cancelled. An unexpected error (the database is away while catching up, a
         checkpoint cannot be written) is logged and the subscription resumes from its position."""
         delay = 0.1
-        while True:
+        while not self._stopping:
             try:
                 await self._run()
             except asyncio.CancelledError:
@@ -105,14 +106,14 @@ class Subscription:
 
     async def _run(self) -> None:
         catch_up = True  # the log may hold events after the starting position
-        while True:
+        while not self._stopping:
             if catch_up or self._overflowed:
                 catch_up = False
                 await self._catch_up()
                 continue
             await self._ready.wait()
             self._ready.clear()
-            if self._overflowed:
+            if self._overflowed or self._stopping:
                 continue
             batch, self._queue = self._queue, []
             batch = [e for e in batch if e.seq > self.position]
@@ -123,12 +124,14 @@ class Subscription:
                 self._queue = batch + self._queue
                 continue
             for i in range(0, len(batch), self.sub.batch_size):
+                if self._stopping:
+                    break
                 await self._deliver(batch[i : i + self.sub.batch_size])
 
     async def _catch_up(self) -> None:
         self.health.catchups += 1
         self.health.lagging = True
-        while True:
+        while not self._stopping:
             self._overflowed = False
             events = self.bus.recent_after(self.position, self.sub.batch_size)
             if events is None:
@@ -139,7 +142,7 @@ class Subscription:
                 break
             if self._overflowed:
                 self._queue.clear()
-        self.health.lagging = False
+        self.health.lagging = self._stopping and self.health.lagging
 
     async def _deliver(self, events: list[TwinEvent]) -> None:
         wanted = [e for e in events if self.sub.filter is None or self.sub.filter(e)] if self.sub.filter else events
@@ -204,9 +207,17 @@ class Subscription:
             self._saved = position
             self.bus.last_checkpoint[self.sub.name] = now
 
-    async def stop(self) -> None:
-        await cancel_tasks(self._task)
-        self._task = None
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop once the batch in hand is handled: cancelling a handler cuts it off in the middle of
+        its work (a database transaction, say). One still busy after ``grace`` seconds is cancelled."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping = True
+            self._ready.set()
+            _, busy = await asyncio.wait([task], timeout=grace)
+            if busy:
+                log.warning("subscriber_stop_timeout", subscriber=self.sub.name, plugin=self.plugin, grace_s=grace)
+            await cancel_tasks(task)
         with contextlib.suppress(Exception):
             await self._maybe_checkpoint(force=True)
 
@@ -294,8 +305,7 @@ class EventBus:
 
     async def stop(self) -> None:
         self._started = False
-        for subscription in list(self._subs.values()):
-            await subscription.stop()
+        await asyncio.gather(*(s.stop() for s in list(self._subs.values())))
 
     async def wait_idle(self, within: float = 10.0) -> None:
         """Wait until every subscription has handled every committed event (tests, shutdown)."""

@@ -107,6 +107,7 @@ class TwinRegistry:
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing = False
         self._sql_events, self._sql_twins = _hot_statements(db)
         self.stats = {"batches": 0, "accepted": 0, "rejected": 0}
 
@@ -118,10 +119,11 @@ class TwinRegistry:
         self._flusher = asyncio.create_task(self._flush_loop(), name="twinledger-registry-flusher")
 
     async def stop(self) -> None:
-        """Commit what is pending, then stop the batcher."""
+        """Commit what is pending, then stop the batcher (between batches: a batch cut off in the
+        middle of its commit would leave its callers without an answer)."""
         if self._flusher is None:
             return
-        while self._pending:
+        while self._pending or self._flushing:  # the flusher owns both; polling is simplest
             self._wake.set()
             await asyncio.sleep(0.001)
         self._flusher.cancel()
@@ -183,7 +185,11 @@ class TwinRegistry:
                 self._timer = None
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-                await self._flush(batch)
+                self._flushing = True
+                try:
+                    await self._flush(batch)
+                finally:
+                    self._flushing = False
 
     async def _flush(self, batch: list[tuple[Signal | DeadLetter, asyncio.Future[Any]]]) -> None:
         signals = [item for item, _ in batch if isinstance(item, Signal)]
@@ -191,11 +197,16 @@ class TwinRegistry:
         try:
             async with self._write_lock:
                 outcomes = iter(await self._commit(signals, letters))
-        except Exception as exc:  # the batch is not committed: every caller learns it
-            err = exc if isinstance(exc, StorageError) else StorageError(f"Batch not committed: {exc!r}")
+        except (Exception, asyncio.CancelledError) as exc:  # the batch is not committed: every caller learns it
+            if isinstance(exc, asyncio.CancelledError):
+                err = StorageError("The registry stopped before the batch was committed.")
+            else:
+                err = exc if isinstance(exc, StorageError) else StorageError(f"Batch not committed: {exc!r}")
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(err)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             return
         for item, fut in batch:
             result = next(outcomes) if isinstance(item, Signal) else None
@@ -237,6 +248,9 @@ class TwinRegistry:
             letter.ts_us = letter.ts_us or now_us
         try:
             await self._write(event_rows, work, letters)
+        except asyncio.CancelledError:
+            self._seq = first_seq  # rolled back with its transaction
+            raise
         except SQLAlchemyError as exc:
             self._seq = first_seq
             log.error("batch_not_committed", signals=len(signals), error=str(exc))

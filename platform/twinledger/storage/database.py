@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from twinledger.errors import ConfigError
+
+log = structlog.get_logger("twinledger.storage")
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -53,6 +56,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine, synchronous)
+            _roll_back_before_invalidating(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,3 +93,22 @@ def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+
+def _roll_back_before_invalidating(engine: AsyncEngine) -> None:
+    """End the transaction of a connection SQLAlchemy is about to throw away.
+
+    A task cancelled in the middle of a statement (a service stopping, a timeout) makes SQLAlchemy
+    invalidate the connection and close it. But sqlite3 closes a connection only once each of its
+    statements is finalized, and the interrupted cursor lives on in the exception's reference cycle
+    until the garbage collector runs; until then the "closed" connection keeps its transaction and
+    SQLite's write lock, and every other writer fails with "database is locked" (seen: forever, in
+    a process that had gone idle). A rollback first releases the lock whatever becomes of the cursor.
+    """
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_conn: Any, _record: Any, exc: BaseException | None) -> None:
+        try:
+            dbapi_conn.rollback()
+        except Exception as err:  # the connection is going away anyway: say why the lock may linger
+            log.warning("sqlite_rollback_on_invalidate_failed", error=repr(err), reason=repr(exc))
