@@ -117,9 +117,14 @@ def check_body(body: Any, *, max_bytes: int | None = None, encoded: bytes | None
         )
     if ref is not None and not 0 < len(ref) <= 256:
         raise EntryInvalid("The ref must be 1 to 256 characters.", field="ref")
-    if max_bytes is not None and encoded is not None and len(encoded) > max_bytes:
-        raise EntryInvalid(f"The entry body is {len(encoded)} bytes; at most {max_bytes} are accepted.")
+    if max_bytes is not None and encoded is not None:
+        _check_size(encoded, max_bytes)
     return body
+
+
+def _check_size(encoded: bytes, max_bytes: int) -> None:
+    if len(encoded) > max_bytes:
+        raise EntryInvalid(f"The entry body is {len(encoded)} bytes; at most {max_bytes} are accepted.")
 
 
 def _explain(body: dict[str, Any]) -> None:
@@ -174,8 +179,10 @@ def parse_entry(data: bytes) -> ParsedEntry:
     return entry
 
 
-def canonical_body(body_bytes: bytes) -> dict[str, Any]:
-    """Parse body bytes and check they are canonical; returns the parsed body."""
+def canonical_body(body_bytes: bytes, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """Parse body bytes and check they are canonical (and at most ``max_bytes``); returns the parsed body."""
+    if max_bytes is not None:
+        _check_size(body_bytes, max_bytes)  # before parsing it
     try:
         body = orjson.loads(body_bytes)
     except orjson.JSONDecodeError as exc:

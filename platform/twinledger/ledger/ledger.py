@@ -260,8 +260,7 @@ class Ledger:
             check_body(fields, max_bytes=self.settings.max_entry_bytes, encoded=encoded)
         else:
             encoded = bytes(body)
-            fields = encoding.canonical_body(encoded)
-            check_body(fields, max_bytes=self.settings.max_entry_bytes, encoded=encoded)
+            fields = encoding.canonical_body(encoded, max_bytes=self.settings.max_entry_bytes)
         if fields["signer"] == PLATFORM:
             raise EntryInvalid("Entries of the platform are signed by the platform itself; use append().")
         sig = signature if isinstance(signature, bytes) else _b64(signature)

@@ -70,23 +70,38 @@ def fold(peaks: Sequence[bytes]) -> bytes:
     return root
 
 
-def inclusion_plan(index: int, size: int) -> list[list[tuple[int, int]]]:
-    """PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf to root, as the stored nodes each hash folds.
+def inclusion_layout(index: int, size: int) -> tuple[list[int], int, list[int]]:
+    """PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf to root, as stored nodes: ``(below, partial, above)``.
 
     Let ``k`` be the level where the paths to ``index`` and to the last leaf meet (the bit length
-    of ``index ^ (size - 1)``). Below ``k - 1`` every sibling is one complete node; at ``k - 1`` the
-    sibling is the partial right half, folded from its complete subtrees; above ``k`` the siblings
-    are the complete subtrees to the left, smallest first.
+    of ``index ^ (size - 1)``). ``below``: the node ids of the siblings under ``k - 1``, one
+    complete node each; ``partial``: the first leaf of the sibling at ``k - 1``, the partial right
+    half ``[partial, size)`` folded from its complete subtrees (-1 when ``k`` is 0); ``above``: the
+    node ids of the complete subtrees to the left above ``k``, smallest first. Ids, not tuples:
+    a proof server builds thousands of these a second.
     """
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
     k = (index ^ (size - 1)).bit_length()
-    plan: list[list[tuple[int, int]]] = [[(level, (index >> level) ^ 1)] for level in range(k - 1)]
-    if k:
-        plan.append(subtrees(((index >> (k - 1)) | 1) << (k - 1), size))
-    left = subtrees(0, (index >> k) << k)
-    plan += [[node] for node in reversed(left)]
-    return plan
+    below = [(level << _INDEX_BITS) | ((index >> level) ^ 1) for level in range(k - 1)]
+    partial = ((index >> (k - 1)) | 1) << (k - 1) if k else -1
+    above = []
+    rest = (index >> k) << k  # the leaves left of the meeting point: one subtree per set bit
+    while rest:
+        low = rest & -rest
+        level = low.bit_length() - 1
+        rest ^= low
+        above.append((level << _INDEX_BITS) | (rest >> level))
+    return below, partial, above
+
+
+def inclusion_plan(index: int, size: int) -> list[list[tuple[int, int]]]:
+    """:func:`inclusion_layout` as the ``(level, index)`` nodes each hash of the path folds."""
+    below, partial, above = inclusion_layout(index, size)
+    plan = [[node_of(n)] for n in below]
+    if partial >= 0:
+        plan.append(subtrees(partial, size))
+    return plan + [[node_of(n)] for n in above]
 
 
 def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:

@@ -16,6 +16,8 @@ from twinledger.ledger.errors import LedgerNotFound
 from twinledger.ledger.model import ConsistencyProof, InclusionProof, RangeProof
 from twinledger.storage.database import Database
 
+_PARTIALS = 4096
+
 
 class NodeReader:
     def __init__(self, db: Database, cached_from: int = 6) -> None:
@@ -80,6 +82,7 @@ class Prover:
 
     def __init__(self, nodes: NodeReader) -> None:
         self.nodes = nodes
+        self._partials: dict[tuple[int, int], bytes] = {}  # immutable: complete subtrees never change
 
     async def range_hashes(self, ranges: list[tuple[int, int]]) -> list[bytes]:
         parts = [merkle.subtrees(a, b) for a, b in ranges]
@@ -100,17 +103,30 @@ class Prover:
     async def inclusion(self, index: int, size: int) -> InclusionProof:
         if not 0 <= index < size:
             raise LedgerNotFound(f"Entry {index} is not in a tree of size {size}.", index=index, treeSize=size)
-        node_id, fold = merkle.node_id, merkle.fold
-        plan = [[node_id(level, i) for level, i in part] for part in merkle.inclusion_plan(index, size)]
-        leaf = node_id(0, index)
-        found = await self.nodes.get([leaf, *(n for part in plan for n in part)])
+        below, partial, above = merkle.inclusion_layout(index, size)
+        found = await self.nodes.get([index, *below, *above])  # a leaf's node id is its index
         try:
-            path = [found[part[0]] if len(part) == 1 else fold([found[n] for n in part]) for part in plan]
-            return InclusionProof(index, size, found[leaf], path)
+            path = [found[n] for n in below]
+            if partial >= 0:
+                path.append(await self._partial(partial, size))
+            path += [found[n] for n in above]
+            return InclusionProof(index, size, found[index], path)
         except KeyError as exc:
             raise LedgerNotFound(
                 f"Tree node {merkle.node_of(exc.args[0])} is missing from the database: run `twinledger verify`."
             ) from None
+
+    async def _partial(self, start: int, size: int) -> bytes:
+        """The hash of the leaves ``[start, size)`` (a right edge), shared by every proof whose path
+        meets the last leaf's at the same level: most proofs of a tree size fold the same few."""
+        key = (start, size)
+        h = self._partials.get(key)
+        if h is None:
+            (h,) = await self.range_hashes([key])
+            if len(self._partials) >= _PARTIALS:
+                self._partials.clear()
+            self._partials[key] = h
+        return h
 
     async def consistency(self, first: int, second: int) -> ConsistencyProof:
         if not 0 <= first <= second:
