@@ -145,16 +145,13 @@ def parse_model(raw: Mapping[str, Any], *, source: str) -> ThingModel:
 
 
 def _compile_object(props: dict[str, PropertyType], *, include_read_only: bool, where: str) -> Validator:
-    schema = {
-        "type": "object",
-        "properties": {n: p.schema for n, p in props.items() if include_read_only or not p.read_only},
-        "additionalProperties": False,
-    }
+    schemas = {n: p.schema for n, p in props.items() if include_read_only or not p.read_only}
+    schema = {"type": "object", "properties": schemas, "additionalProperties": False}
     try:
         full: Validator = fastjsonschema.compile(schema)
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise TwinModelError(f"{where}: invalid property schema: {exc}") from exc
-    quick = {name: _quick_check(p) for name, p in schema["properties"].items()}
+    quick = {name: _quick_check(s) for name, s in schemas.items()}
     return partial(_validate_object, quick, full)
 
 
