@@ -217,3 +217,115 @@ async def test_a_partners_cursor_reveals_nothing_about_hidden_fields(
     assert "cursor" not in second.json()
     # limit(offset,size) counts visible things too
     assert await ids(bank, rql, option="limit(1,5)") == ["org.farm:tank-1"]
+
+
+# Twins under three policies: "open" lets the bank read all, "closed" hides the features from it,
+# "own" (pond c1) is the farmer's alone. The bank sees a*'s o2 values and b*'s as absent.
+MIXED = {
+    "org.farm:a1": ("open", 5),
+    "org.farm:a2": ("open", 1),
+    "org.farm:a3": ("open", "x"),
+    "org.farm:a4": ("open", ...),
+    "org.farm:a5": ("open", None),
+    "org.farm:b1": ("closed", 3),
+    "org.farm:b2": ("closed", 9),
+    "org.farm:b3": ("closed", ...),
+    "org.farm:c1": ("own", 2),
+}
+O2 = "features/o2/properties/value"
+# as the database orders JSON values for an operator; a hidden value is absent (SQL NULL): SQLite
+# puts NULL (and JSON null) first, then numbers, then text; PostgreSQL JSON null, text, numbers,
+# then SQL NULL. Ties: thingId, ascending either way.
+BANK_ORDER = {
+    ("sqlite", "+"): ["a4", "a5", "b1", "b2", "b3", "a2", "a1", "a3"],
+    ("sqlite", "-"): ["a3", "a1", "a2", "a4", "a5", "b1", "b2", "b3"],
+    ("postgresql", "+"): ["a5", "a3", "a2", "a1", "a4", "b1", "b2", "b3"],
+    ("postgresql", "-"): ["a4", "b1", "b2", "b3", "a1", "a2", "a3", "a5"],
+}
+
+
+async def _mixed(platform: Platform, open_resources: dict[str, list[str]]) -> None:
+    docs: dict[str, dict[str, Any]] = {}
+    for tid, (policy, o2) in MIXED.items():
+        docs[tid] = {"policyId": f"org.farm:{policy}", "attributes": {"n": tid[-1]}}
+        if o2 is not ...:
+            docs[tid]["features"] = {"o2": {"properties": {"value": o2}}}
+    outcomes = await platform.registry.apply_many(
+        [Signal(tid, "/", doc, op="put", source="test") for tid, doc in docs.items()]
+    )
+    assert all(o.accepted for o in outcomes)
+    for name in ("open", "closed", "own"):
+        await platform.policies.ensure(f"org.farm:{name}", owners=["partner:farmer"])
+    bank = ["partner:bank"]
+    await platform.policies.set_entry("org.farm:open", "bank", PolicyEntry.of(bank, open_resources))
+    closed = PolicyEntry.of(bank, {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+    await platform.policies.set_entry("org.farm:closed", "bank", closed)
+
+
+async def _pages(client: httpx.AsyncClient, option: str) -> list[str]:
+    seen: list[str] = []
+    params: dict[str, Any] = {"option": option, "fields": "thingId"}
+    while True:
+        page = (await client.get("/api/2/search/things", params=params)).json()
+        seen += [t["thingId"].removeprefix("org.farm:") for t in page["items"]]
+        if "cursor" not in page:
+            return seen
+        params["option"] = f"{option},cursor({page['cursor']})"
+
+
+def _count_visible_docs(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The twins whose visible part the API computes (a spy on the real method)."""
+    assert platform.http is not None
+    access = platform.http.access
+    read, calls = access.visible_doc, []
+
+    async def visible_doc(twin: Any, principal: Any) -> dict[str, Any] | None:
+        calls.append(twin.thing_id)
+        return await read(twin, principal)
+
+    monkeypatch.setattr(access, "visible_doc", visible_doc)
+    return calls
+
+
+async def test_a_sort_field_hidden_under_some_policies_sorts_as_absent_under_those(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _mixed(platform, {"thing:/": ["READ"]})
+    backend = "postgresql" if platform.registry.db.is_postgres else "sqlite"
+    bank = clients["bank"]
+    for sign in "+-":
+        expected = BANK_ORDER[(backend, sign)]
+        for size in (1, 2, 3, 25):
+            assert await _pages(bank, f"sort({sign}{O2}),size({size})") == expected, (sign, size)
+        # a filter the bank may check, and the sort's order within it
+        got = await ids(bank, 'in(attributes/n,"1","2","3")', option=f"sort({sign}{O2})")
+        assert [t.removeprefix("org.farm:") for t in got] == [t for t in expected if t[-1] in "123"]
+    # the farmer reads every value: its order is an operator's
+    option = f"sort(-{O2})"
+    assert await ids(clients["farmer"], option=option) == await ids(clients["admin"], option=option)
+    # sorted in the database: a page reads the twins up to it, not every candidate
+    calls = _count_visible_docs(platform, monkeypatch)
+    page = await bank.get("/api/2/search/things", params={"option": f"sort(+{O2}),size(2)"})
+    assert len(page.json()["items"]) == 2
+    assert len(calls) == 3  # two and the one that tells there is a next page
+
+
+async def test_a_sort_a_policy_decides_twin_by_twin_sorts_the_visible_part(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an entry below the sort path: what the bank sees there depends on the value (an object
+    # would be cut), so the search sorts each candidate's visible part, as it did before
+    await _mixed(platform, {"thing:/": ["READ"], f"thing:/{O2}/secret": ["WRITE"]})
+    await platform.policies.set_entry(
+        "org.farm:open",
+        "cut",
+        PolicyEntry.of(["partner:bank"], {}, revoke={f"thing:/{O2}/secret": ["READ"]}),
+    )
+    backend = "postgresql" if platform.registry.db.is_postgres else "sqlite"
+    calls = _count_visible_docs(platform, monkeypatch)
+    for sign in "+-":
+        for size in (2, 25):
+            assert await _pages(clients["bank"], f"sort({sign}{O2}),size({size})") == BANK_ORDER[(backend, sign)]
+    calls.clear()
+    await clients["bank"].get("/api/2/search/things", params={"option": f"sort(+{O2}),size(2)"})
+    assert len(calls) == len(MIXED) - 1  # every candidate of the bank (c1 is none)

@@ -18,8 +18,10 @@ admin principals (the operator) see it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,6 +40,19 @@ from twinledger.storage.database import Database
 log = structlog.get_logger("twinledger.policies")
 
 _CACHE_SIZE = 20_000
+_READABILITY_CACHE = 256
+_LOAD_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PathReadability:
+    """Under which of the policies that let some subjects read anything (the policies of their
+    search candidates) a path is readable whole, and under which it is hidden, as of
+    :attr:`PolicyStore.generation` ``generation``."""
+
+    readable: frozenset[str]
+    hidden: frozenset[str]
+    generation: int
 
 
 class PolicyStore:
@@ -49,6 +64,10 @@ class PolicyStore:
         self._cache: OrderedDict[str, CompiledPolicy | None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = asyncio.Lock()
+        # even when no write is in flight; changes when one starts and when it ends, so a reader
+        # that saw the same even value before and after its reads read no policy mid-change
+        self.generation = 0
+        self._readability: OrderedDict[tuple[frozenset[str], str, tuple[str, ...]], PathReadability] = OrderedDict()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -69,14 +88,28 @@ class PolicyStore:
             return self._cache[policy_id]
         async with self.db.connect() as conn:
             row = (await conn.execute(select(policies).where(policies.c.policy_id == policy_id))).first()
-        compiled = None
-        if row is not None:
-            policy = parse_policy(orjson.loads(row.doc), row.policy_id)
-            compiled = CompiledPolicy(
-                Policy(policy.policy_id, policy.entries, row.revision, row.created_us, row.modified_us)
-            )
+        compiled = _compile(row) if row is not None else None
         self._remember(policy_id, compiled)
         return compiled
+
+    async def compiled_many(self, policy_ids: Iterable[str]) -> dict[str, CompiledPolicy | None]:
+        """:meth:`compiled` of each id, those not in memory read a chunk per query."""
+        found: dict[str, CompiledPolicy | None] = {}
+        missing: list[str] = []
+        for policy_id in policy_ids:
+            if policy_id in self._cache:
+                found[policy_id] = self._cache[policy_id]
+            else:
+                missing.append(policy_id)
+        for start in range(0, len(missing), _LOAD_CHUNK):
+            chunk = missing[start : start + _LOAD_CHUNK]
+            async with self.db.connect() as conn:
+                rows = (await conn.execute(select(policies).where(policies.c.policy_id.in_(chunk)))).all()
+            loaded = {row.policy_id: _compile(row) for row in rows}
+            for policy_id in chunk:
+                found[policy_id] = loaded.get(policy_id)
+                self._remember(policy_id, found[policy_id])
+        return found
 
     def cached(self, policy_id: str) -> CompiledPolicy | None:
         """The compiled policy if it is in memory (no database read), else None."""
@@ -104,13 +137,47 @@ class PolicyStore:
         """A subquery of the policy ids under which any of ``subjects`` may read something."""
         return select(policy_readers.c.policy_id).where(policy_readers.c.subject.in_(sorted(subjects))).distinct()
 
+    async def path_readability(
+        self, subjects: Iterable[str], kind: str, segments: Sequence[str]
+    ) -> PathReadability | None:
+        """Under which of the :meth:`readable_policy_ids` of ``subjects`` the value at ``segments``
+        is readable whole and under which hidden, each decided by the policy's
+        :meth:`SubjectView.reveals_whole`. None when a policy's answer depends on the value (or
+        a policy was being written meanwhile): the caller must decide twin by twin."""
+        key = (frozenset(subjects), kind, tuple(segments))
+        cached = self._readability.get(key)
+        if cached is not None and cached.generation == self.generation:
+            self._readability.move_to_end(key)
+            return cached
+        generation = self.generation
+        if generation % 2:
+            return None
+        async with self.db.connect() as conn:
+            ids = (await conn.execute(self.readable_policy_ids(key[0]))).scalars().all()
+        readable: set[str] = set()
+        hidden: set[str] = set()
+        for policy_id, compiled in (await self.compiled_many(ids)).items():
+            if compiled is None:
+                continue  # deleted meanwhile: the generation tells
+            whole = compiled.view(key[0]).reveals_whole(kind, key[2])
+            if whole is None:
+                return None
+            (readable if whole else hidden).add(policy_id)
+        if self.generation != generation:
+            return None
+        result = PathReadability(frozenset(readable), frozenset(hidden), generation)
+        self._readability[key] = result
+        while len(self._readability) > _READABILITY_CACHE:
+            self._readability.popitem(last=False)
+        return result
+
     # -- writing ------------------------------------------------------------------------------
 
     async def put(
         self, policy: Policy, *, if_match: int | None = None, if_none_match: bool = False
     ) -> tuple[Policy, bool]:
         """Create or replace a policy; returns it with its new revision, and whether it was created."""
-        async with self._lock:
+        async with self._lock, self._writing():
             current = await self.get(policy.policy_id)
             if if_none_match and current is not None:
                 raise PolicyConflict(f"The policy {policy.policy_id!r} already exists.")
@@ -149,7 +216,7 @@ class PolicyStore:
     async def delete(self, policy_id: str) -> bool:
         """Delete a policy; returns False if it did not exist. Twins referring to it are then
         visible to admins only."""
-        async with self._lock:
+        async with self._lock, self._writing():
             async with self.db.begin() as conn:
                 await conn.execute(delete(policy_readers).where(policy_readers.c.policy_id == policy_id))
                 result = await conn.execute(delete(policies).where(policies.c.policy_id == policy_id))
@@ -181,8 +248,21 @@ class PolicyStore:
         updated, _ = await self.put(policy.with_entry(label, None), if_match=policy.revision)
         return updated
 
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        self.generation += 1
+        try:
+            yield
+        finally:
+            self.generation += 1
+
     def _remember(self, policy_id: str, compiled: CompiledPolicy | None) -> None:
         self._cache[policy_id] = compiled
         self._cache.move_to_end(policy_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _compile(row: Any) -> CompiledPolicy:
+    policy = parse_policy(orjson.loads(row.doc), row.policy_id)
+    return CompiledPolicy(Policy(policy.policy_id, policy.entries, row.revision, row.created_us, row.modified_us))
