@@ -329,3 +329,35 @@ async def test_a_sort_a_policy_decides_twin_by_twin_sorts_the_visible_part(
     calls.clear()
     await clients["bank"].get("/api/2/search/things", params={"option": f"sort(+{O2}),size(2)"})
     assert len(calls) == len(MIXED) - 1  # every candidate of the bank (c1 is none)
+
+
+async def test_a_policy_written_while_a_page_is_read_does_not_leave_the_old_order(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database order is decided on the policies before the page is read: when one changes
+    meanwhile (here: the bank loses the sort field while the first of two chunks is checked),
+    the page is sorted again on what the bank may read now."""
+    tids = [f"org.farm:t-{i:03}" for i in range(250)]  # more than one chunk of candidates
+    signals = [
+        Signal(tid, "/", {"policyId": "org.farm:shared", "features": {"o2": {"properties": {"value": -i}}}}, op="put")
+        for i, tid in enumerate(tids)
+    ]
+    assert all(o.accepted for o in await platform.registry.apply_many(signals))
+    await platform.policies.ensure("org.farm:shared", owners=["partner:farmer"])
+    await platform.policies.set_entry(
+        "org.farm:shared", "bank", PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]})
+    )
+    option = f"sort(+{O2}),limit(210,5)"
+    assert await ids(clients["bank"], option=option) == tids[39:34:-1]  # by value: the highest ids first
+    calls = _count_visible_docs(platform, monkeypatch)
+    hidden = PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+    assert platform.http is not None
+    access, spied = platform.http.access, platform.http.access.visible_doc
+
+    async def revoke_on_first(twin: Any, principal: Any) -> dict[str, Any] | None:
+        if len(calls) == 0:
+            await platform.policies.set_entry("org.farm:shared", "bank", hidden)
+        return await spied(twin, principal)
+
+    monkeypatch.setattr(access, "visible_doc", revoke_on_first)
+    assert await ids(clients["bank"], option=option) == tids[210:215]  # all absent: thingId decides
