@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from twinledger import Platform, Settings, Signal
-from twinledger.policies import PolicyEntry
+from twinledger.policies import Policy, PolicyEntry
 from twinledger.testing.pytest_plugin import MakePlatform
 
 PONDS = {
@@ -219,14 +219,14 @@ async def test_a_partners_cursor_reveals_nothing_about_hidden_fields(
     assert await ids(bank, rql, option="limit(1,5)") == ["org.farm:tank-1"]
 
 
-# Twins under three policies: "open" lets the bank read all, "closed" hides the features from it,
-# "own" (pond c1) is the farmer's alone. The bank sees a*'s o2 values and b*'s as absent.
+# Twins under four policies: "open" and "open2" let the bank read all, "closed" hides the features
+# from it, "own" (pond c1) is the farmer's alone. The bank sees a*'s o2 values and b*'s as absent.
 MIXED = {
     "org.farm:a1": ("open", 5),
     "org.farm:a2": ("open", 1),
     "org.farm:a3": ("open", "x"),
     "org.farm:a4": ("open", ...),
-    "org.farm:a5": ("open", None),
+    "org.farm:a5": ("open2", None),
     "org.farm:b1": ("closed", 3),
     "org.farm:b2": ("closed", 9),
     "org.farm:b3": ("closed", ...),
@@ -254,12 +254,14 @@ async def _mixed(platform: Platform, open_resources: dict[str, list[str]]) -> No
         [Signal(tid, "/", doc, op="put", source="test") for tid, doc in docs.items()]
     )
     assert all(o.accepted for o in outcomes)
-    for name in ("open", "closed", "own"):
+    for name in ("open", "open2", "closed", "own"):
         await platform.policies.ensure(f"org.farm:{name}", owners=["partner:farmer"])
-    bank = ["partner:bank"]
-    await platform.policies.set_entry("org.farm:open", "bank", PolicyEntry.of(bank, open_resources))
-    closed = PolicyEntry.of(bank, {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
-    await platform.policies.set_entry("org.farm:closed", "bank", closed)
+    for name in ("open", "open2"):
+        await platform.policies.set_entry(f"org.farm:{name}", "bank", PolicyEntry.of(["partner:bank"], open_resources))
+    await platform.policies.set_entry("org.farm:closed", "bank", CLOSED)
+
+
+CLOSED = PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
 
 
 async def _pages(client: httpx.AsyncClient, option: str) -> list[str]:
@@ -293,13 +295,17 @@ async def test_a_sort_field_hidden_under_some_policies_sorts_as_absent_under_tho
     await _mixed(platform, {"thing:/": ["READ"]})
     backend = "postgresql" if platform.registry.db.is_postgres else "sqlite"
     bank = clients["bank"]
-    for sign in "+-":
-        expected = BANK_ORDER[(backend, sign)]
-        for size in (1, 2, 3, 25):
-            assert await _pages(bank, f"sort({sign}{O2}),size({size})") == expected, (sign, size)
-        # a filter the bank may check, and the sort's order within it
-        got = await ids(bank, 'in(attributes/n,"1","2","3")', option=f"sort({sign}{O2})")
-        assert [t.removeprefix("org.farm:") for t in got] == [t for t in expected if t[-1] in "123"]
+    # more policies show the field than hide it, then (with two more that hide it, of no twin) fewer
+    for more_hidden in ((), ("closed2", "closed3")):
+        for name in more_hidden:
+            await platform.policies.put(Policy(f"org.farm:{name}", {"bank": CLOSED}))
+        for sign in "+-":
+            expected = BANK_ORDER[(backend, sign)]
+            for size in (1, 2, 3, 25):
+                assert await _pages(bank, f"sort({sign}{O2}),size({size})") == expected, (sign, size, more_hidden)
+            # a filter the bank may check, and the sort's order within it
+            got = await ids(bank, 'in(attributes/n,"1","2","3")', option=f"sort({sign}{O2})")
+            assert [t.removeprefix("org.farm:") for t in got] == [t for t in expected if t[-1] in "123"]
     # the farmer reads every value: its order is an operator's
     option = f"sort(-{O2})"
     assert await ids(clients["farmer"], option=option) == await ids(clients["admin"], option=option)
