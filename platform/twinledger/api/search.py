@@ -158,16 +158,14 @@ class Searcher:
 
     def _visible_key(self, path: Path, readability: PathReadability) -> ColumnElement[Any] | None:
         key = self.sql.sort_key(path)
-        if not readability.hidden:
-            return key
+        if not readability.exceptions:
+            return key if readability.readable else None
+        listed = self.sql.one_of(twins.c.policy_id, readability.exceptions)
         if not readability.readable:
-            return None
-        policy_id = twins.c.policy_id
-        if len(readability.readable) <= len(readability.hidden):
-            return case((self.sql.one_of(policy_id, readability.readable), key), else_=null())
-        # the shorter list: every candidate's policy is one of the two (base() keeps to the
-        # subjects' readable policies, and the generation check stops the page if they change)
-        return case((self.sql.one_of(policy_id, readability.hidden), null()), else_=key)
+            return case((listed, key), else_=null())
+        # hidden under the listed policies only: base() keeps to the candidate policies the
+        # readability was decided on, and the generation check stops the page if they change
+        return case((listed, null()), else_=key)
 
     async def _page_in_database(
         self, query: Query, offset: int, size: int

@@ -40,17 +40,18 @@ from twinledger.storage.database import Database
 log = structlog.get_logger("twinledger.policies")
 
 _CACHE_SIZE = 20_000
-_READABILITY_CACHE = 256
+_READABILITY_CACHE = 32
 
 
 @dataclass(frozen=True, slots=True)
 class PathReadability:
-    """Under which of the policies that let some subjects read anything (the policies of their
-    search candidates) a path is readable whole, and under which it is hidden, as of
-    :attr:`PolicyStore.generation` ``generation``."""
+    """Whether a path is readable whole (``readable``) or hidden under the policies that let
+    some subjects read anything (the policies of their search candidates) but ``exceptions``,
+    the fewer, under which it is the other way; as of :attr:`PolicyStore.generation`
+    ``generation``."""
 
-    readable: frozenset[str]
-    hidden: frozenset[str]
+    readable: bool
+    exceptions: frozenset[str]
     generation: int
 
 
@@ -87,7 +88,12 @@ class PolicyStore:
             return self._cache[policy_id]
         async with self.db.connect() as conn:
             row = (await conn.execute(select(policies).where(policies.c.policy_id == policy_id))).first()
-        compiled = _compile(row) if row is not None else None
+        compiled = None
+        if row is not None:
+            policy = parse_policy(orjson.loads(row.doc), row.policy_id)
+            compiled = CompiledPolicy(
+                Policy(policy.policy_id, policy.entries, row.revision, row.created_us, row.modified_us)
+            )
         self._remember(policy_id, compiled)
         return compiled
 
@@ -156,7 +162,10 @@ class PolicyStore:
                 await asyncio.sleep(0)  # many policies: let others run (a write meanwhile shows below)
         if self.generation != generation:
             return None
-        result = PathReadability(frozenset(readable), frozenset(hidden), generation)
+        if len(hidden) < len(readable):
+            result = PathReadability(True, frozenset(hidden), generation)
+        else:
+            result = PathReadability(False, frozenset(readable), generation)
         self._readability[key] = result
         while len(self._readability) > _READABILITY_CACHE:
             self._readability.popitem(last=False)
@@ -252,8 +261,3 @@ class PolicyStore:
         self._cache.move_to_end(policy_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-
-
-def _compile(row: Any) -> CompiledPolicy:
-    policy = parse_policy(orjson.loads(row.doc), row.policy_id)
-    return CompiledPolicy(Policy(policy.policy_id, policy.entries, row.revision, row.created_us, row.modified_us))
