@@ -41,6 +41,7 @@ log = structlog.get_logger("twinledger.policies")
 
 _CACHE_SIZE = 20_000
 _READABILITY_CACHE = 32
+_ReadabilityKey = tuple[frozenset[str], str, tuple[str, ...]]  # subjects, resource kind, path
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class PolicyStore:
         # even when no write is in flight; changes when one starts and when it ends, so a reader
         # that saw the same even value before and after its reads read no policy mid-change
         self.generation = 0
-        self._readability: OrderedDict[tuple[frozenset[str], str, tuple[str, ...]], PathReadability] = OrderedDict()
+        self._readability: OrderedDict[_ReadabilityKey, tuple[int, PathReadability | None]] = OrderedDict()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -131,15 +132,25 @@ class PolicyStore:
         :meth:`SubjectView.reveals_whole`. None when a policy's answer depends on the value (or
         a policy was being written meanwhile): the caller must decide twin by twin."""
         key = (frozenset(subjects), kind, tuple(segments))
-        cached = self._readability.get(key)
-        if cached is not None and cached.generation == self.generation:
-            self._readability.move_to_end(key)
-            return cached
         generation = self.generation
+        if key in self._readability and self._readability[key][0] == generation:
+            self._readability.move_to_end(key)
+            return self._readability[key][1]
         if generation % 2:
             return None
+        result = await self._decide_readability(*key, generation)
+        if self.generation != generation:
+            return None
+        self._readability[key] = (generation, result)  # undecidable (None) too: it is as costly
+        while len(self._readability) > _READABILITY_CACHE:
+            self._readability.popitem(last=False)
+        return result
+
+    async def _decide_readability(
+        self, subjects: frozenset[str], kind: str, segments: tuple[str, ...], generation: int
+    ) -> PathReadability | None:
         candidates = select(policies.c.policy_id, policies.c.doc).where(
-            policies.c.policy_id.in_(self.readable_policy_ids(key[0]))
+            policies.c.policy_id.in_(self.readable_policy_ids(subjects))
         )
         async with self.db.connect() as conn:
             rows = (await conn.execute(candidates)).all()
@@ -152,24 +163,17 @@ class PolicyStore:
             doc = orjson.loads(row.doc)
             content = orjson.dumps({k: v for k, v in doc.items() if k != "policyId"}, option=orjson.OPT_SORT_KEYS)
             if content not in decided:
-                view = CompiledPolicy(parse_policy(doc, row.policy_id)).view(key[0])
-                decided[content] = view.reveals_whole(kind, key[2])
+                view = CompiledPolicy(parse_policy(doc, row.policy_id)).view(subjects)
+                decided[content] = view.reveals_whole(kind, segments)
             whole = decided[content]
             if whole is None:
                 return None
             (readable if whole else hidden).add(row.policy_id)
             if n % 2000 == 0:
-                await asyncio.sleep(0)  # many policies: let others run (a write meanwhile shows below)
-        if self.generation != generation:
-            return None
+                await asyncio.sleep(0)  # many policies: let others run (the caller sees a write meanwhile)
         if len(hidden) < len(readable):
-            result = PathReadability(True, frozenset(hidden), generation)
-        else:
-            result = PathReadability(False, frozenset(readable), generation)
-        self._readability[key] = result
-        while len(self._readability) > _READABILITY_CACHE:
-            self._readability.popitem(last=False)
-        return result
+            return PathReadability(True, frozenset(hidden), generation)
+        return PathReadability(False, frozenset(readable), generation)
 
     # -- writing ------------------------------------------------------------------------------
 
