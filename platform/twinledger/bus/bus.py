@@ -290,6 +290,7 @@ class EventBus:
             await subscription.stop()
 
     def _launch(self, subscription: Subscription) -> None:
+        subscription._stopping = False  # started again after a stop
         subscription._task = asyncio.create_task(subscription.run(), name=f"subscriber:{subscription.sub.name}")
         subscription._task.add_done_callback(self._crashed)
 
