@@ -216,8 +216,13 @@ class OpcUaAdapter:
     async def _disconnect(self, session: _Session) -> None:
         client, session.client = session.client, None
         if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.disconnect(), 3)
+            try:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.disconnect(), 3)
+            finally:
+                # a server that is gone (or a disconnect cut short by the timeout or a stop) leaves
+                # the socket open: close it whatever happened (does nothing if already closed)
+                client.disconnect_socket()
 
     # -- data changes (hot path) ----------------------------------------------------------------
 
