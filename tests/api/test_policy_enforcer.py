@@ -98,6 +98,62 @@ def test_subjects_of_several_entries_combine(compiled: CompiledPolicy) -> None:
     assert view.filter_thing(DOC)["features"]["oxygen"] == DOC["features"]["oxygen"]  # type: ignore[index]
 
 
+PATHS = [
+    ("attributes",),
+    ("attributes", "site"),
+    ("attributes", "owner"),
+    ("attributes", "owner", "name"),
+    ("attributes", "owner", "iban"),
+    ("features",),
+    ("features", "oxygen"),
+    ("features", "oxygen", "properties", "value"),
+    ("features", "finance", "properties", "loan"),
+    ("definition",),
+]
+VALUES = [3, "s", None, [1, 2], {}, {"name": "n", "iban": "i", "value": 2, "properties": {"value": 1, "unit": "u"}}]
+
+
+def _doc_with(path: tuple[str, ...], value: object) -> dict[str, object]:
+    doc: dict[str, object] = {"thingId": "org.farm:pond-1", "attributes": {"other": 1}}
+    node = doc
+    for seg in path[:-1]:
+        node = node.setdefault(seg, {})  # type: ignore[assignment]
+    node[path[-1]] = value
+    return doc
+
+
+def _at(path: tuple[str, ...], doc: object) -> object:
+    for seg in path:
+        if not isinstance(doc, dict) or seg not in doc:
+            return MISSING
+        doc = doc[seg]
+    return doc
+
+
+@pytest.mark.parametrize("subjects", [{"partner:farmer"}, {"partner:bank"}, {"partner:auditor"}, {"partner:x"}])
+def test_reveals_whole_agrees_with_the_filter(compiled: CompiledPolicy, subjects: set[str]) -> None:
+    """What search sorts on: a value at a path shown whole (True) or never (False) under a
+    policy, whatever the value; None where an entry below the path cuts objects there."""
+    view = compiled.view(subjects)
+    for path in PATHS:
+        whole = view.reveals_whole("thing", path)
+        for value in VALUES:
+            seen = _at(path, view.filter_thing(_doc_with(path, value)) or {})
+            if whole is not None:
+                assert seen == (value if whole else MISSING), (subjects, path, value)
+
+
+def test_reveals_whole_is_undecided_only_where_entries_below_cut(compiled: CompiledPolicy) -> None:
+    bank, auditor = compiled.view({"partner:bank"}), compiled.view({"partner:auditor"})
+    assert bank.reveals_whole("thing", ("attributes", "site")) is True
+    assert bank.reveals_whole("thing", ("features",)) is True  # only WRITE is revoked below
+    assert bank.reveals_whole("thing", ("attributes", "owner", "iban")) is False
+    assert bank.reveals_whole("thing", ("attributes", "owner")) is None  # its name stays, its iban goes
+    assert auditor.reveals_whole("thing", ("features", "oxygen", "properties", "value", "x")) is True
+    assert auditor.reveals_whole("thing", ("features", "finance")) is False
+    assert auditor.reveals_whole("thing", ("features", "oxygen")) is None
+
+
 @pytest.mark.parametrize(
     "body",
     [

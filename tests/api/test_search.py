@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from twinledger import Platform, Settings, Signal
-from twinledger.policies import PolicyEntry
+from twinledger.policies import Policy, PolicyEntry
 from twinledger.testing.pytest_plugin import MakePlatform
 
 PONDS = {
@@ -217,3 +217,153 @@ async def test_a_partners_cursor_reveals_nothing_about_hidden_fields(
     assert "cursor" not in second.json()
     # limit(offset,size) counts visible things too
     assert await ids(bank, rql, option="limit(1,5)") == ["org.farm:tank-1"]
+
+
+# Twins under four policies: "open" and "open2" let the bank read all, "closed" hides the features
+# from it, "own" (pond c1) is the farmer's alone. The bank sees a*'s o2 values and b*'s as absent.
+MIXED = {
+    "org.farm:a1": ("open", 5),
+    "org.farm:a2": ("open", 1),
+    "org.farm:a3": ("open", "x"),
+    "org.farm:a4": ("open", ...),
+    "org.farm:a5": ("open2", None),
+    "org.farm:b1": ("closed", 3),
+    "org.farm:b2": ("closed", 9),
+    "org.farm:b3": ("closed", ...),
+    "org.farm:c1": ("own", 2),
+}
+O2 = "features/o2/properties/value"
+# as the database orders JSON values for an operator; a hidden value is absent (SQL NULL): SQLite
+# puts NULL (and JSON null) first, then numbers, then text; PostgreSQL JSON null, text, numbers,
+# then SQL NULL. Ties: thingId, ascending either way.
+BANK_ORDER = {
+    ("sqlite", "+"): ["a4", "a5", "b1", "b2", "b3", "a2", "a1", "a3"],
+    ("sqlite", "-"): ["a3", "a1", "a2", "a4", "a5", "b1", "b2", "b3"],
+    ("postgresql", "+"): ["a5", "a3", "a2", "a1", "a4", "b1", "b2", "b3"],
+    ("postgresql", "-"): ["a4", "b1", "b2", "b3", "a1", "a2", "a3", "a5"],
+}
+
+
+async def _mixed(platform: Platform, open_resources: dict[str, list[str]]) -> None:
+    docs: dict[str, dict[str, Any]] = {}
+    for tid, (policy, o2) in MIXED.items():
+        docs[tid] = {"policyId": f"org.farm:{policy}", "attributes": {"n": tid[-1]}}
+        if o2 is not ...:
+            docs[tid]["features"] = {"o2": {"properties": {"value": o2}}}
+    outcomes = await platform.registry.apply_many(
+        [Signal(tid, "/", doc, op="put", source="test") for tid, doc in docs.items()]
+    )
+    assert all(o.accepted for o in outcomes)
+    for name in ("open", "open2", "closed", "own"):
+        await platform.policies.ensure(f"org.farm:{name}", owners=["partner:farmer"])
+    for name in ("open", "open2"):
+        await platform.policies.set_entry(f"org.farm:{name}", "bank", PolicyEntry.of(["partner:bank"], open_resources))
+    await platform.policies.set_entry("org.farm:closed", "bank", CLOSED)
+
+
+CLOSED = PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+
+
+async def _pages(client: httpx.AsyncClient, option: str) -> list[str]:
+    seen: list[str] = []
+    params: dict[str, Any] = {"option": option, "fields": "thingId"}
+    while True:
+        page = (await client.get("/api/2/search/things", params=params)).json()
+        seen += [t["thingId"].removeprefix("org.farm:") for t in page["items"]]
+        if "cursor" not in page:
+            return seen
+        params["option"] = f"{option},cursor({page['cursor']})"
+
+
+def _count_visible_docs(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The twins whose visible part the API computes (a spy on the real method)."""
+    assert platform.http is not None
+    access = platform.http.access
+    read, calls = access.visible_doc, []
+
+    async def visible_doc(twin: Any, principal: Any) -> dict[str, Any] | None:
+        calls.append(twin.thing_id)
+        return await read(twin, principal)
+
+    monkeypatch.setattr(access, "visible_doc", visible_doc)
+    return calls
+
+
+async def test_a_sort_field_hidden_under_some_policies_sorts_as_absent_under_those(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _mixed(platform, {"thing:/": ["READ"]})
+    backend = "postgresql" if platform.registry.db.is_postgres else "sqlite"
+    bank = clients["bank"]
+    # more policies show the field than hide it, then (with two more that hide it, of no twin) fewer
+    for more_hidden in ((), ("closed2", "closed3")):
+        for name in more_hidden:
+            await platform.policies.put(Policy(f"org.farm:{name}", {"bank": CLOSED}))
+        for sign in "+-":
+            expected = BANK_ORDER[(backend, sign)]
+            for size in (1, 2, 3, 25):
+                assert await _pages(bank, f"sort({sign}{O2}),size({size})") == expected, (sign, size, more_hidden)
+            # a filter the bank may check, and the sort's order within it
+            got = await ids(bank, 'in(attributes/n,"1","2","3")', option=f"sort({sign}{O2})")
+            assert [t.removeprefix("org.farm:") for t in got] == [t for t in expected if t[-1] in "123"]
+    # the farmer reads every value: its order is an operator's
+    option = f"sort(-{O2})"
+    assert await ids(clients["farmer"], option=option) == await ids(clients["admin"], option=option)
+    # sorted in the database: a page reads the twins up to it, not every candidate
+    calls = _count_visible_docs(platform, monkeypatch)
+    page = await bank.get("/api/2/search/things", params={"option": f"sort(+{O2}),size(2)"})
+    assert len(page.json()["items"]) == 2
+    assert len(calls) == 3  # two and the one that tells there is a next page
+
+
+async def test_a_sort_a_policy_decides_twin_by_twin_sorts_the_visible_part(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an entry below the sort path: what the bank sees there depends on the value (an object
+    # would be cut), so the search sorts each candidate's visible part, as it did before
+    await _mixed(platform, {"thing:/": ["READ"], f"thing:/{O2}/secret": ["WRITE"]})
+    await platform.policies.set_entry(
+        "org.farm:open",
+        "cut",
+        PolicyEntry.of(["partner:bank"], {}, revoke={f"thing:/{O2}/secret": ["READ"]}),
+    )
+    backend = "postgresql" if platform.registry.db.is_postgres else "sqlite"
+    calls = _count_visible_docs(platform, monkeypatch)
+    for sign in "+-":
+        for size in (2, 25):
+            assert await _pages(clients["bank"], f"sort({sign}{O2}),size({size})") == BANK_ORDER[(backend, sign)]
+    calls.clear()
+    await clients["bank"].get("/api/2/search/things", params={"option": f"sort(+{O2}),size(2)"})
+    assert len(calls) == len(MIXED) - 1  # every candidate of the bank (c1 is none)
+
+
+async def test_a_policy_written_while_a_page_is_read_does_not_leave_the_old_order(
+    platform: Platform, clients: dict[str, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database order is decided on the policies before the page is read: when one changes
+    meanwhile (here: the bank loses the sort field while the first of two chunks is checked),
+    the page is sorted again on what the bank may read now."""
+    tids = [f"org.farm:t-{i:03}" for i in range(250)]  # more than one chunk of candidates
+    signals = [
+        Signal(tid, "/", {"policyId": "org.farm:shared", "features": {"o2": {"properties": {"value": -i}}}}, op="put")
+        for i, tid in enumerate(tids)
+    ]
+    assert all(o.accepted for o in await platform.registry.apply_many(signals))
+    await platform.policies.ensure("org.farm:shared", owners=["partner:farmer"])
+    await platform.policies.set_entry(
+        "org.farm:shared", "bank", PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]})
+    )
+    option = f"sort(+{O2}),limit(210,5)"
+    assert await ids(clients["bank"], option=option) == tids[39:34:-1]  # by value: the highest ids first
+    calls = _count_visible_docs(platform, monkeypatch)
+    hidden = PolicyEntry.of(["partner:bank"], {"thing:/": ["READ"]}, revoke={"thing:/features": ["READ"]})
+    assert platform.http is not None
+    access, spied = platform.http.access, platform.http.access.visible_doc
+
+    async def revoke_on_first(twin: Any, principal: Any) -> dict[str, Any] | None:
+        if len(calls) == 0:
+            await platform.policies.set_entry("org.farm:shared", "bank", hidden)
+        return await spied(twin, principal)
+
+    monkeypatch.setattr(access, "visible_doc", revoke_on_first)
+    assert await ids(clients["bank"], option=option) == tids[210:215]  # all absent: thingId decides

@@ -9,11 +9,13 @@ only things that have the property (as Ditto's does).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, cast, false, func, not_, or_, true
-from sqlalchemy.dialects.postgresql import JSONB
+import orjson
+from sqlalchemy import Numeric, Text, and_, bindparam, case, cast, false, func, not_, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from twinledger.api.errors import RqlInvalid
@@ -68,6 +70,14 @@ class SqlCompiler:
         if self.postgres:
             return self._jsonb(path)
         return func.json_extract(twins.c.doc, _json_path(path))
+
+    def one_of(self, column: ColumnElement[Any], values: Collection[str]) -> ColumnElement[bool]:
+        """``column IN values`` with the values in one parameter (a JSON array in SQLite, an array
+        in PostgreSQL), however many there are: no limit on bound parameters, one plan."""
+        if self.postgres:
+            return column.in_(select(func.unnest(bindparam(None, sorted(values), type_=ARRAY(Text)))))
+        listed = func.json_each(bindparam(None, orjson.dumps(sorted(values)).decode(), type_=Text))
+        return column.in_(select(listed.table_valued("value").c.value))
 
     # -- leaves ---------------------------------------------------------------------------------
 

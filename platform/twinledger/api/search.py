@@ -4,11 +4,13 @@ The filter, namespaces and sort become SQL over the ``twins`` table. For a partn
 narrowed in SQL to twins whose policy lets one of its subjects read something
 (``policy_readers``); each candidate is then cut to what the partner may read and the filter is
 checked again on that visible part, so a filter can never match on a hidden field. A partner's
-sort on a field a policy may hide (anything but thingId and the _ metadata) is done on the visible
-part too — the database order would reveal the hidden values — so such a search reads all of the
-partner's candidates per page. Pages follow an opaque cursor: an offset into the results (never
-into the database's candidates, which count twins that matched on hidden fields), bound to the
-query it came from; a partner's page reads its candidates from the first on.
+sort on a field a policy may hide (anything but thingId and the _ metadata) must not reveal the
+hidden values' order: the database sorts on the field only under the policies that let the
+partner read it whole, and on NULL (absent) under the others; when a policy's answer depends on
+the value itself, that search sorts the visible part of every candidate instead. Pages follow an
+opaque cursor: an offset into the results (never into the database's candidates, which count
+twins that matched on hidden fields), bound to the query it came from; a partner's page reads its
+candidates from the first on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, null, select
+from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response
 
 from twinledger.api.deps import PrincipalDep, api_of
@@ -29,18 +32,28 @@ from twinledger.api.errors import ParameterInvalid, RqlInvalid
 from twinledger.api.fields import parse_fields
 from twinledger.api.openapi import error_responses
 from twinledger.api.responses import json_response
-from twinledger.api.rql import Node, Options, parse_filter, parse_options
+from twinledger.api.rql import Node, Options, Path, parse_filter, parse_options
 from twinledger.api.rql_eval import MISSING_VALUE, matches, value_at
 from twinledger.api.rql_sql import SqlCompiler
 from twinledger.api.things import thing_json
 from twinledger.model.thing_id import is_valid_namespace
-from twinledger.policies import Principal
+from twinledger.policies import PathReadability, Principal
 from twinledger.registry import Twin
 from twinledger.storage.tables import twins
 
 _SCAN_CHUNK = 200
 # always visible with the thing: sorting by them in the database reveals nothing
 _SAFE_SORT = frozenset({"thingId", "_namespace", "_revision", "_created", "_modified"})
+
+
+class _PoliciesChanged(Exception):
+    """A policy was written while a page was read in an order decided from the policies before."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    keys: list[Any]
+    generation: int | None  # of the policies the keys were decided on; None: they depend on none
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +111,20 @@ class Searcher:
         include twins that matched on fields it may not read, and a cursor must not count them."""
         if self.principal.admin:  # every candidate is a result: the database skips and limits
             return await self._page_in_database(query, offset, size)
-        if any(path[0] not in _SAFE_SORT for path, _ in query.options.sort):
+        order = await self._partner_order(query)
+        if order is None:
             return await self._page_sorted_visible(query, offset, size)
         found: list[tuple[Twin, dict[str, Any]]] = []
         seen = 0
-        async for hit in self._visible_matches(query, self._order(query)):
-            if seen >= offset:
-                if len(found) == size:
-                    return found, offset + size
-                found.append(hit)
-            seen += 1
+        try:
+            async for hit in self._visible_matches(query, order):
+                if seen >= offset:
+                    if len(found) == size:
+                        return found, offset + size
+                    found.append(hit)
+                seen += 1
+        except _PoliciesChanged:  # the order may reflect a policy no longer in force
+            return await self._page_sorted_visible(query, offset, size)
         return found, None
 
     def _order(self, query: Query) -> list[Any]:
@@ -115,6 +132,40 @@ class Searcher:
             (self.sql.sort_key(path).desc() if desc else self.sql.sort_key(path).asc())
             for path, desc in query.options.sort
         ]
+
+    async def _partner_order(self, query: Query) -> _Order | None:
+        """The sort as the partner may see it, in SQL: a key a policy hides is NULL under that
+        policy, which sorts as an absent value does. None when some candidate policy cuts an
+        object at a sort path (what stays depends on the twin): only the twins' visible part
+        can be sorted then."""
+        keys: list[Any] = []
+        generations: set[int] = set()
+        for path, desc in query.options.sort:
+            if path[0] in _SAFE_SORT:
+                key: ColumnElement[Any] | None = self.sql.sort_key(path)
+            else:
+                policies = self.api.platform.policies
+                readability = await policies.path_readability(self.principal.subjects, "thing", path)
+                if readability is None:
+                    return None
+                generations.add(readability.generation)
+                key = self._visible_key(path, readability)
+            if key is not None:  # None: hidden everywhere, every twin ties
+                keys.append(key.desc() if desc else key.asc())
+        if len(generations) > 1:
+            return None
+        return _Order(keys, generations.pop() if generations else None)
+
+    def _visible_key(self, path: Path, readability: PathReadability) -> ColumnElement[Any] | None:
+        key = self.sql.sort_key(path)
+        if not readability.exceptions:
+            return key if readability.readable else None
+        listed = self.sql.one_of(twins.c.policy_id, readability.exceptions)
+        if not readability.readable:
+            return case((listed, key), else_=null())
+        # hidden under the listed policies only: base() keeps to the candidate policies the
+        # readability was decided on, and the generation check stops the page if they change
+        return case((listed, null()), else_=key)
 
     async def _page_in_database(
         self, query: Query, offset: int, size: int
@@ -129,7 +180,9 @@ class Searcher:
     async def _page_sorted_visible(
         self, query: Query, offset: int, size: int
     ) -> tuple[list[tuple[Twin, dict[str, Any]]], int | None]:
-        """A partner's page sorted on what it may read: a hidden sort field counts as absent."""
+        """A partner's page sorted on what it may read, in Python: a hidden sort field counts as
+        absent. Reads every candidate: only for sorts a policy decides twin by twin (see
+        :meth:`_partner_order`) and pages whose policies changed while they were read."""
         hits = [hit async for hit in self._visible_matches(query)]  # in thingId order: the last tie-break
         postgres = self.sql.postgres
         for path, desc in reversed(query.options.sort):  # stable sorts, least significant key first
@@ -142,19 +195,23 @@ class Searcher:
         return hits[offset:end], (end if end < len(hits) else None)
 
     async def _visible_matches(
-        self, query: Query, order: list[Any] | None = None
+        self, query: Query, order: _Order | None = None
     ) -> AsyncIterator[tuple[Twin, dict[str, Any]]]:
-        """Every match the caller may see, in ``order`` then thingId order."""
+        """Every match the caller may see, in ``order`` then thingId order; raises
+        :class:`_PoliciesChanged` if the policies change under an order decided on them."""
         db = self.api.platform.registry.db
+        policies = self.api.platform.policies
         columns = [twins.c.thing_id, twins.c.doc, twins.c.revision, twins.c.created_us, twins.c.modified_us]
         after, position = "", 0
         while True:
-            if order:  # offset chunks (the sort keys are not unique)
-                q = self.base(query, columns).order_by(*order, twins.c.thing_id).offset(position)
+            if order and order.keys:  # offset chunks (the sort keys are not unique)
+                q = self.base(query, columns).order_by(*order.keys, twins.c.thing_id).offset(position)
             else:  # keyset in id order
                 q = self.base(query, columns).where(twins.c.thing_id > after).order_by(twins.c.thing_id)
             async with db.connect() as conn:
                 rows = (await conn.execute(q.limit(_SCAN_CHUNK))).all()
+            if order and order.generation is not None and policies.generation != order.generation:
+                raise _PoliciesChanged
             for row in rows:
                 hit = await self.visible(row, query)
                 if hit is not None:

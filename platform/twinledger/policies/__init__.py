@@ -13,13 +13,14 @@ from twinledger.policies.model import (
     parse_entry,
     parse_policy,
 )
-from twinledger.policies.store import PolicyStore
+from twinledger.policies.store import PathReadability, PolicyStore
 
 __all__ = [
     "MISSING",
     "OWNER_LABEL",
     "CompiledPolicy",
     "NotAllowed",
+    "PathReadability",
     "Permission",
     "Policy",
     "PolicyConflict",

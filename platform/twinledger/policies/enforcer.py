@@ -68,6 +68,14 @@ class SubjectView:
         allowed, node = self._walk(kind, segments, permission)
         return allowed or (node is not None and permission in node.granted_below)
 
+    def reveals_whole(self, kind: str, segments: Sequence[str], permission: Permission = "READ") -> bool | None:
+        """Does :meth:`filter` keep the value at ``segments`` whole (True) or drop it (False),
+        whatever the value is? None when that depends on the value: an entry below ``segments``
+        cuts an object there, and an object at ``segments`` comes out partly."""
+        allowed, node = self._walk(kind, segments, permission)
+        below = set() if node is None else (node.revoked_below if allowed else node.granted_below)
+        return None if permission in below else allowed
+
     def filter(self, kind: str, segments: Sequence[str], value: Any, permission: Permission = "READ") -> Any:
         """The part of ``value`` (found at ``segments``) the subjects may read; :data:`MISSING` if none."""
         allowed, node = self._walk(kind, segments, permission)

@@ -18,8 +18,10 @@ admin principals (the operator) see it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,6 +40,20 @@ from twinledger.storage.database import Database
 log = structlog.get_logger("twinledger.policies")
 
 _CACHE_SIZE = 20_000
+_READABILITY_CACHE = 32
+_ReadabilityKey = tuple[frozenset[str], str, tuple[str, ...]]  # subjects, resource kind, path
+
+
+@dataclass(frozen=True, slots=True)
+class PathReadability:
+    """Whether a path is readable whole (``readable``) or hidden under the policies that let
+    some subjects read anything (the policies of their search candidates) but ``exceptions``,
+    the fewer, under which it is the other way; as of :attr:`PolicyStore.generation`
+    ``generation``."""
+
+    readable: bool
+    exceptions: frozenset[str]
+    generation: int
 
 
 class PolicyStore:
@@ -49,6 +65,10 @@ class PolicyStore:
         self._cache: OrderedDict[str, CompiledPolicy | None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = asyncio.Lock()
+        # even when no write is in flight; changes when one starts and when it ends, so a reader
+        # that saw the same even value before and after its reads read no policy mid-change
+        self.generation = 0
+        self._readability: OrderedDict[_ReadabilityKey, tuple[int, PathReadability | None]] = OrderedDict()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -104,13 +124,64 @@ class PolicyStore:
         """A subquery of the policy ids under which any of ``subjects`` may read something."""
         return select(policy_readers.c.policy_id).where(policy_readers.c.subject.in_(sorted(subjects))).distinct()
 
+    async def path_readability(
+        self, subjects: Iterable[str], kind: str, segments: Sequence[str]
+    ) -> PathReadability | None:
+        """Under which of the :meth:`readable_policy_ids` of ``subjects`` the value at ``segments``
+        is readable whole and under which hidden, each decided by the policy's
+        :meth:`SubjectView.reveals_whole`. None when a policy's answer depends on the value (or
+        a policy was being written meanwhile): the caller must decide twin by twin."""
+        key = (frozenset(subjects), kind, tuple(segments))
+        generation = self.generation
+        if key in self._readability and self._readability[key][0] == generation:
+            self._readability.move_to_end(key)
+            return self._readability[key][1]
+        if generation % 2:
+            return None
+        result = await self._decide_readability(*key, generation)
+        if self.generation != generation:
+            return None
+        self._readability[key] = (generation, result)  # undecidable (None) too: it is as costly
+        while len(self._readability) > _READABILITY_CACHE:
+            self._readability.popitem(last=False)
+        return result
+
+    async def _decide_readability(
+        self, subjects: frozenset[str], kind: str, segments: tuple[str, ...], generation: int
+    ) -> PathReadability | None:
+        candidates = select(policies.c.policy_id, policies.c.doc).where(
+            policies.c.policy_id.in_(self.readable_policy_ids(subjects))
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(candidates)).all()
+        readable: set[str] = set()
+        hidden: set[str] = set()
+        # policies made from one template (each twin's own, with the same consents) differ in
+        # their id only: each content is compiled and decided once
+        decided: dict[bytes, bool | None] = {}
+        for n, row in enumerate(rows, 1):
+            doc = orjson.loads(row.doc)
+            content = orjson.dumps({k: v for k, v in doc.items() if k != "policyId"}, option=orjson.OPT_SORT_KEYS)
+            if content not in decided:
+                view = CompiledPolicy(parse_policy(doc, row.policy_id)).view(subjects)
+                decided[content] = view.reveals_whole(kind, segments)
+            whole = decided[content]
+            if whole is None:
+                return None
+            (readable if whole else hidden).add(row.policy_id)
+            if n % 2000 == 0:
+                await asyncio.sleep(0)  # many policies: let others run (the caller sees a write meanwhile)
+        if len(hidden) < len(readable):
+            return PathReadability(True, frozenset(hidden), generation)
+        return PathReadability(False, frozenset(readable), generation)
+
     # -- writing ------------------------------------------------------------------------------
 
     async def put(
         self, policy: Policy, *, if_match: int | None = None, if_none_match: bool = False
     ) -> tuple[Policy, bool]:
         """Create or replace a policy; returns it with its new revision, and whether it was created."""
-        async with self._lock:
+        async with self._lock, self._writing():
             current = await self.get(policy.policy_id)
             if if_none_match and current is not None:
                 raise PolicyConflict(f"The policy {policy.policy_id!r} already exists.")
@@ -149,7 +220,7 @@ class PolicyStore:
     async def delete(self, policy_id: str) -> bool:
         """Delete a policy; returns False if it did not exist. Twins referring to it are then
         visible to admins only."""
-        async with self._lock:
+        async with self._lock, self._writing():
             async with self.db.begin() as conn:
                 await conn.execute(delete(policy_readers).where(policy_readers.c.policy_id == policy_id))
                 result = await conn.execute(delete(policies).where(policies.c.policy_id == policy_id))
@@ -180,6 +251,14 @@ class PolicyStore:
             return policy
         updated, _ = await self.put(policy.with_entry(label, None), if_match=policy.revision)
         return updated
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        self.generation += 1
+        try:
+            yield
+        finally:
+            self.generation += 1
 
     def _remember(self, policy_id: str, compiled: CompiledPolicy | None) -> None:
         self._cache[policy_id] = compiled
