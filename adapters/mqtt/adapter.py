@@ -1,9 +1,10 @@
 """The MQTT adapter: device telemetry in (JSON, SenML, Ditto Protocol, Hono layout), commands out.
 
 Hot path per message (no await): route the topic → look the device up → decode → map → submit
-the signals to the registry's batch. A QoS 1 message is acknowledged from the done-callback of
-its last future, i.e. only after its events (or its dead letter) are committed; if a batch
-cannot be committed the adapter reconnects without acknowledging, so the broker redelivers.
+the signals to the registry's batch (one entry per message). A QoS 1 message is acknowledged from
+the registry's callback for that message, i.e. only after its events (or its dead letters) are
+committed; if a batch cannot be committed the adapter reconnects without acknowledging, so the
+broker redelivers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from twinledger import Command, DeadLetter, Outcome, Signal, Subscriber, TwinError, TwinEvent, cancel_tasks
 from twinledger.devices import AdapterHealth, AdapterStatus, Device, Rejected, decode
 from twinledger.devices.decoding import parse_time
-from twinledger.errors import PayloadInvalid
+from twinledger.errors import PayloadInvalid, StorageError
 from twinledger.model import ditto_protocol as ditto
 from twinledger_adapters.mqtt.topics import HONO_EVENT, HONO_TELEMETRY, TopicTemplate, shared
 from twinledger_adapters.mqtt.transport import Ack, MqttTransport, tls_context
@@ -247,26 +248,23 @@ class MqttAdapter:
             self._reject(device.id, topic, payload, ack, "mqtt:payload.invalid", exc.message)
             return
         signals, rejected = fast
-        registry = self.platform.registry
-        futures: list[asyncio.Future[Any]] = [registry.submit(s) for s in signals]
+        letters: list[DeadLetter] = []
         for r in rejected:
             health.failed(r.reason)
             self.status.failed()
-            futures.append(
-                registry.submit_dead_letter(
-                    DeadLetter(
-                        source,
-                        f"mqtt:{r.error}",
-                        r.reason,
-                        payload,
-                        device.twins[0],
-                        None,
-                        {"topic": topic, "key": r.key},
-                    )
+            letters.append(
+                DeadLetter(
+                    source,
+                    f"mqtt:{r.error}",
+                    r.reason,
+                    payload,
+                    device.twins[0],
+                    None,
+                    {"topic": topic, "key": r.key},
                 )
             )
-        if futures:
-            futures[-1].add_done_callback(partial(self._handled, futures, device, ack))
+        if signals or letters:
+            self.platform.registry.submit_message(signals, letters, partial(self._handled, device, ack))
         else:  # nothing to commit (cannot happen with a non-empty payload, but never leak the count)
             self._release()
             if ack is not None:
@@ -296,23 +294,26 @@ class MqttAdapter:
                 self._transport.resume_reading()
 
     def _handled(
-        self, futures: list[asyncio.Future[Any]], device: Device | None, ack: Ack | None, _: asyncio.Future[Any]
+        self, device: Device | None, ack: Ack | None, outcomes: list[Outcome], error: StorageError | None
     ) -> None:
+        """The registry's answer for one message: acknowledge it once committed."""
         self._release()
-        for fut in futures:
-            if not fut.done() or fut.cancelled() or fut.exception() is not None:
-                # not committed: no ack; reconnect so that the broker sends it again
-                self.status.failed(dead_letter=False)
-                self.status.down("a batch was not committed; reconnecting so the broker redelivers")
-                self._lost.set()
-                return
-            outcome = fut.result()
-            if isinstance(outcome, Outcome) and outcome.error is not None:
+        if error is not None:
+            self._not_committed()
+            return
+        for outcome in outcomes:
+            if outcome.error is not None:
                 self.status.failed()
                 if device is not None:
                     device.health.failed(outcome.error.message)
         if ack is not None:
             ack()
+
+    def _not_committed(self) -> None:
+        """No ack; reconnect so that the broker sends the message again."""
+        self.status.failed(dead_letter=False)
+        self.status.down("a batch was not committed; reconnecting so the broker redelivers")
+        self._lost.set()
 
     def _unknown(self, device_id: str, topic: str, payload: bytes, ack: Ack | None) -> None:
         self._reject(
@@ -329,8 +330,7 @@ class MqttAdapter:
     ) -> None:
         self.status.failed()
         letter = DeadLetter(f"mqtt:{device_id or '?'}", error, reason, payload[:65536], None, None, {"topic": topic})
-        fut = self.platform.registry.submit_dead_letter(letter)
-        fut.add_done_callback(partial(self._handled, [fut], None, ack))
+        self.platform.registry.submit_message((), (letter,), partial(self._handled, None, ack))
 
     # -- Ditto Protocol -------------------------------------------------------------------------
 
@@ -384,11 +384,11 @@ class MqttAdapter:
         fut.add_done_callback(partial(self._ditto_done, command, ack))
 
     def _ditto_done(self, command: ditto.DittoCommand, ack: Ack | None, fut: asyncio.Future[Outcome]) -> None:
+        self._release()
         if fut.cancelled() or fut.exception() is not None:
-            self._handled([fut], None, ack, fut)
+            self._not_committed()
             return
         outcome = fut.result()
-        self._release()
         if ack is not None:
             ack()
         if not command.response_required:

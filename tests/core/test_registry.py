@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from twinledger import Platform, Signal
+from twinledger import DeadLetter, Outcome, Platform, Signal
 from twinledger.errors import StorageError
-from twinledger.registry import count_dead_letters, query_dead_letters
+from twinledger.registry import TwinRegistry, count_dead_letters, query_dead_letters
 from twinledger.registry.replay import check_projection
 from twinledger.storage.tables import events
 from twinledger.testing.pytest_plugin import MakePlatform
@@ -160,3 +160,71 @@ async def test_stop_commits_the_batch_in_flight_and_answers_every_caller(platfor
     assert all(f.result().accepted for f in futures)
     async with reg.db.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(events))).scalar_one() == 5_000
+
+
+async def _message(
+    reg: TwinRegistry, signals: list[Signal], letters: list[DeadLetter]
+) -> tuple[list[Outcome], StorageError | None]:
+    """submit_message's callback as an awaitable (for the tests)."""
+    answer: asyncio.Future[tuple[list[Outcome], StorageError | None]] = asyncio.get_running_loop().create_future()
+    reg.submit_message(signals, letters, lambda outcomes, error: answer.set_result((outcomes, error)))
+    return await answer
+
+
+async def test_a_message_is_committed_in_one_batch_and_answered_once(platform: Platform) -> None:
+    reg = platform.registry
+    await reg.apply_many([Signal("t:m", "/", TANK, op="put"), Signal("t:fill", "/", {}, op="put")])
+    batches: list[list[str]] = []
+    reg.add_listener(lambda events: batches.append([e.path for e in events]))
+    filler = [reg.submit(Signal("t:fill", "/attributes/n", i, op="put")) for i in range(reg.max_batch - 1)]
+    calls: list[tuple[list[Outcome], StorageError | None]] = []
+    signals = [
+        Signal("t:m", "/features/level/properties/value", 1.5, op="put", source="test"),
+        Signal("t:m", "/features/level/properties/value", "full", op="put", source="test"),  # wrong type
+        Signal("t:m", "/features/level/properties/valve", True, op="put", source="test"),
+    ]
+    letter = DeadLetter("mqtt:dev", "mqtt:device.point.unmapped", "no point 'x'", b"{}", "t:m")
+    reg.submit_message(signals, [letter], lambda outcomes, error: calls.append((outcomes, error)))
+    await asyncio.gather(*filler)
+    await reg.stop()
+    ((outcomes, error),) = calls
+    assert error is None
+    assert [o.signal for o in outcomes] == signals
+    assert [o.accepted for o in outcomes] == [True, False, True]
+    assert outcomes[1].error is not None and outcomes[1].error.error == "wot:payload.validation.failed"
+    # the batch took the whole message although it went past max_batch with it
+    (batch,) = [b for b in batches if "/features/level/properties/value" in b]
+    assert len(batch) == reg.max_batch - 1 + 2
+    letters = await query_dead_letters(reg.db, newest_first=False)
+    assert sorted(d.error for d in letters) == ["mqtt:device.point.unmapped", "wot:payload.validation.failed"]
+
+
+async def test_a_message_not_committed_gets_the_error(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = platform.registry
+    await reg.apply(Signal("t:n", "/", {}, op="put"))
+
+    async def broken(*args: object) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(reg, "_write", broken)
+    outcomes, error = await _message(reg, [Signal("t:n", "/attributes/a", 1, op="put")], [])
+    assert outcomes == [] and isinstance(error, StorageError) and "not committed" in str(error)
+    monkeypatch.undo()
+    outcomes, error = await _message(reg, [Signal("t:n", "/attributes/a", 2, op="put")], [])
+    assert error is None and [o.revision for o in outcomes] == [2]
+
+
+async def test_a_failing_message_callback_does_not_stop_the_others(platform: Platform) -> None:
+    reg = platform.registry
+
+    def broken(outcomes: list[Outcome], error: StorageError | None) -> None:
+        raise RuntimeError("a bug in an adapter")
+
+    reg.submit_message([Signal("t:cb", "/", {}, op="put")], [], broken)
+    only_letter = DeadLetter("mqtt:?", "mqtt:topic.unmapped", "no template", b"x")
+    outcomes, error = await _message(reg, [], [only_letter])
+    assert outcomes == [] and error is None
+    assert (await reg.require("t:cb")).revision == 1
+    assert [d.error for d in await query_dead_letters(reg.db)] == ["mqtt:topic.unmapped"]

@@ -1,12 +1,17 @@
 """Twin types as WoT Thing Models: parsing, references and validation errors."""
 
+from collections.abc import Callable
 from pathlib import Path
 
+import fastjsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twinledger.errors import PayloadInvalid, TwinModelError, ValidationFailed
 from twinledger.model.document import EVERYTHING, Touched
 from twinledger.thingmodel.catalog import TwinTypeCatalog
+from twinledger.thingmodel.thing_model import parse_model
 
 SENSOR = {
     "@context": "https://www.w3.org/2022/wot/td/v1.1",
@@ -122,3 +127,47 @@ def test_the_core_twin_types_load() -> None:
         "twinledger:connectivity:1.0.0",
     }
     c.check_references()
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+_RANGES = {
+    "value": {"type": "number", "minimum": 0, "maximum": 25, "readOnly": True},
+    "count": {"type": "integer", "minimum": -3},
+    "level": {"type": "number", "maximum": 2.5},
+    "on": {"type": "boolean"},
+    "name": {"type": "string"},
+    "mode": {"type": "string", "enum": ["auto", "manual"]},
+    "area": {"type": "number", "exclusiveMinimum": 0},
+    "any": {},
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from([*_RANGES, "unknown"]), _VALUES, max_size=4))
+def test_property_checks_accept_and_refuse_exactly_as_the_schema(properties: dict[str, object]) -> None:
+    """The per-property quick checks only ever vouch for what the JSON Schema accepts; every
+    other case gets the schema validator's own verdict and message."""
+    raw = {"@type": "tm:ThingModel", "id": "test:ranges:1.0.0", "title": "Ranges", "properties": _RANGES}
+    model = parse_model(raw, source="test")
+    for validator, writable_only in ((model.reported, False), (model.desired, True)):
+        assert validator is not None
+        props = {n: s for n, s in model.properties.items() if not (writable_only and s.read_only)}
+        schemas = {n: p.schema for n, p in props.items()}
+        reference = fastjsonschema.compile({"type": "object", "properties": schemas, "additionalProperties": False})
+        assert _verdict(validator, properties) == _verdict(reference, properties)
+
+
+def _verdict(validator: Callable[[object], object], value: object) -> tuple[object, ...]:
+    """What a validator says about ``value``: accepted (and what it returned), or its error."""
+    try:
+        return ("accepted", validator(value))
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return ("refused", exc.message, exc.rule, exc.path)

@@ -67,13 +67,44 @@ def sample_rows(events: Sequence[TwinEvent]) -> list[LEAF]:
     """The tracked numeric leaves of ``events``."""
     rows: list[LEAF] = []
     for e in events:
-        if e.action == "deleted" or e.value is None:
+        value = e.value
+        if e.action == "deleted" or value is None:
             continue
         ts = e.device_ts_us if e.device_ts_us is not None else e.ingest_ts_us
-        for segments, number in numeric_leaves(_parse(e.path), e.value):
-            if (path := _tracked_path(segments)) is not None:
-                rows.append((e.seq, path, e.thing_id, ts, number))
+        if type(value) is dict:  # the usual merge patch: {leaf: number, ...} below a parent
+            children = _children_of(e.path)
+            for key, child in value.items():
+                if type(child) is float or type(child) is int:
+                    if key in children:
+                        path = children[key]
+                    else:
+                        path = children[key] = _tracked_path((*_parse(e.path), key))
+                    if path is not None:
+                        rows.append((e.seq, path, e.thing_id, ts, float(child)))
+                else:
+                    _add_leaves(rows, e, (*_parse(e.path), key), child, ts)
+        else:
+            _add_leaves(rows, e, _parse(e.path), value, ts)
     return rows
+
+
+def _add_leaves(rows: list[LEAF], e: TwinEvent, segments: Segments, value: Any, ts: int) -> None:
+    for leaf, number in numeric_leaves(segments, value):
+        if (path := _tracked_path(leaf)) is not None:
+            rows.append((e.seq, path, e.thing_id, ts, number))
+
+
+_children: dict[str, dict[str, str | None]] = {}  # parent path -> leaf key -> tracked path or None
+
+
+def _children_of(parent: str) -> dict[str, str | None]:
+    """The formatted (tracked) paths of a parent's leaves, filled as they are seen (bounded)."""
+    children = _children.get(parent)
+    if children is None or len(children) >= 1024:
+        if len(_children) >= 4096:
+            _children.clear()
+        children = _children[parent] = {}
+    return children
 
 
 class SampleProjector:

@@ -184,6 +184,8 @@ def _set_in(node: Doc, segments: Segments, value: Any, thing_id: str) -> tuple[D
 def _merge_in(node: Any, segments: Segments, patch: Any) -> Any:
     """Merge ``patch`` at ``segments`` below ``node``, copying only the objects on the way
     (the same result as merging the nested patch at the root, without walking it level by level)."""
+    if type(patch) is dict and _flat(patch):
+        return _merge_flat(node, segments, patch)
     if not segments:
         return merge_patch(node, patch)
     new = dict(node) if isinstance(node, dict) else {}
@@ -193,6 +195,27 @@ def _merge_in(node: Any, segments: Segments, patch: Any) -> Any:
     else:
         new[key] = _merge_in(new.get(key), segments[1:], patch)
     return new
+
+
+def _flat(patch: Doc) -> bool:
+    """No null (a deletion) and no object (a nested merge) among the values: a plain update."""
+    for value in patch.values():  # noqa: SIM110 (a loop: no generator on the ingest path)
+        if value is None or isinstance(value, dict):
+            return False
+    return True
+
+
+def _merge_flat(node: Any, segments: Segments, patch: Doc) -> Doc:
+    """:func:`_merge_in` for a flat patch (a device's telemetry): copy the objects on the way,
+    then ``update`` the last one — what :func:`merge_patch` does key by key for such a patch."""
+    root = new = dict(node) if isinstance(node, dict) else {}
+    for key in segments:
+        child = new.get(key)
+        child = dict(child) if isinstance(child, dict) else {}
+        new[key] = child
+        new = child
+    new.update(patch)
+    return root
 
 
 def _remove_in(node: Doc, segments: Segments) -> Doc:

@@ -25,9 +25,28 @@ def check_shape(doc: Doc, touched: Touched, thing_id: str) -> None:
     features = doc.get("features", {})
     if not isinstance(features, dict):
         _fail("/features must be a JSON object of features.", thing_id, "/features")
-    ids = features if touched.all_features else (f for f in touched.features if f in features)
-    for fid in ids:
-        _check_feature(fid, features[fid], thing_id)
+    for fid in features if touched.all_features else touched.features:
+        feature = features.get(fid, _MISSING)
+        if feature is not _MISSING and not _plain_feature(feature):
+            _check_feature(fid, feature, thing_id)
+
+
+_MISSING = object()
+_OBJECT_FIELDS = frozenset(("properties", "desiredProperties"))
+
+
+def _plain_feature(feature: Any) -> bool:
+    """The common well-formed feature, checked without building messages: True means that
+    :func:`_check_feature` has nothing to say (False: let it find and name the problem)."""
+    if type(feature) is not dict:
+        return False
+    for key, value in feature.items():
+        if key in _OBJECT_FIELDS:
+            if type(value) is not dict:
+                return False
+        elif key != "definition" or type(value) is not list or not all(type(d) is str for d in value):
+            return False
+    return True
 
 
 def _check_feature(fid: str, feature: Any, thing_id: str) -> None:

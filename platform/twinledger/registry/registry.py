@@ -2,9 +2,9 @@
 
 Write path (one writer, batched)::
 
-    submit(signal) ─┐                       ┌─ events     (one row per accepted signal)
-    submit(signal) ─┼─> pending ─> batch ──>├─ twins      (last state of each touched twin)
-    apply_many([...])┘   (per loop turn)    └─ dead_letters (every rejection)
+    submit(signal) ──────┐                       ┌─ events     (one row per accepted signal)
+    submit_message(...) ─┼─> pending ─> batch ──>├─ twins      (last state of each touched twin)
+    apply_many([...]) ───┘   (per loop turn)    └─ dead_letters (every rejection)
                                   one transaction; then the cache, then listeners (event bus)
 
 Signals of a batch are applied in order, each seeing the effect of the ones before it, so the
@@ -55,6 +55,11 @@ from twinledger.thingmodel.catalog import TwinTypeCatalog
 log = structlog.get_logger("twinledger.registry")
 
 CommitListener = Callable[[Sequence[TwinEvent]], None]
+MessageDone = Callable[[list[Outcome], StorageError | None], None]
+"""Called once a message's signals are committed (their outcomes, None) or not (``[]``, the error)."""
+# What waits in the queue: its signals then its dead letters, how many of them are signals, and
+# who to tell — a future (submit, submit_dead_letter) or a callback (submit_message).
+_Entry = tuple[Sequence[Signal | DeadLetter], int, "asyncio.Future[Any] | MessageDone"]
 _LOAD_CHUNK = 500
 
 
@@ -103,7 +108,8 @@ class TwinRegistry:
         self._seq = 0
         self._write_lock = asyncio.Lock()
         self._listeners: list[CommitListener] = []
-        self._pending: list[tuple[Signal | DeadLetter, asyncio.Future[Any]]] = []
+        self._pending: list[_Entry] = []
+        self._pending_items = 0  # signals and dead letters in _pending
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -147,16 +153,34 @@ class TwinRegistry:
 
     def submit(self, signal: Signal) -> asyncio.Future[Outcome]:
         """Queue a signal for the next batch; the future resolves once it is committed or refused."""
-        return self._enqueue(signal)
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._enqueue((signal,), 1, fut)
+        return fut
 
     async def apply(self, signal: Signal) -> Outcome:
         """Apply one signal through the batcher and wait for its outcome."""
-        outcome: Outcome = await self._enqueue(signal)
-        return outcome
+        return await self.submit(signal)
 
     def submit_dead_letter(self, letter: DeadLetter) -> asyncio.Future[None]:
         """Queue a dead letter (an adapter's undecodable message...) for the next batch."""
-        return self._enqueue(letter)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue((letter,), 0, fut)
+        return fut
+
+    def submit_message(self, signals: Sequence[Signal], letters: Sequence[DeadLetter], done: MessageDone) -> None:
+        """Queue what one device message became — its signals, then its dead letters — for the
+        same batch, and call ``done(outcomes, None)`` once they are committed (one outcome per
+        signal, in order) or ``done([], error)`` if the batch was not.
+
+        The adapters' hot path: one queue entry and one call per message instead of a future
+        (and its scheduled callback) per signal. ``done`` runs in the registry's task right after
+        the commit: keep it quick; what it raises is logged.
+
+        Example — acknowledge a message once it is committed::
+
+            registry.submit_message(signals, [], lambda outcomes, error: error or ack())
+        """
+        self._enqueue((*signals, *letters) if letters else signals, len(signals), done)
 
     async def apply_many(self, signals: Sequence[Signal]) -> list[Outcome]:
         """Apply signals in order in one transaction and return one outcome per signal.
@@ -167,14 +191,26 @@ class TwinRegistry:
         async with self._write_lock:
             return await self._commit(signals, [])
 
-    def _enqueue(self, item: Signal | DeadLetter) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, fut))
-        if len(self._pending) >= self.max_batch:
+    def _enqueue(
+        self, items: Sequence[Signal | DeadLetter], signals: int, done: asyncio.Future[Any] | MessageDone
+    ) -> None:
+        self._pending.append((items, signals, done))
+        self._pending_items += len(items)
+        if self._pending_items >= self.max_batch:
             self._wake.set()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.max_delay, self._wake.set)
-        return fut
+
+    def _take_batch(self) -> list[_Entry]:
+        """The oldest entries, up to ``max_batch`` items (a message is never split)."""
+        pending = self._pending
+        count = i = 0
+        while i < len(pending) and count < self.max_batch:
+            count += len(pending[i][0])
+            i += 1
+        batch, self._pending = pending[:i], pending[i:]
+        self._pending_items -= count
+        return batch
 
     async def _flush_loop(self) -> None:
         while True:
@@ -184,34 +220,55 @@ class TwinRegistry:
                 self._timer.cancel()
                 self._timer = None
             while self._pending:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                batch = self._take_batch()
                 self._flushing = True
                 try:
                     await self._flush(batch)
                 finally:
                     self._flushing = False
 
-    async def _flush(self, batch: list[tuple[Signal | DeadLetter, asyncio.Future[Any]]]) -> None:
-        signals = [item for item, _ in batch if isinstance(item, Signal)]
-        letters = [item for item, _ in batch if isinstance(item, DeadLetter)]
+    async def _flush(self, batch: list[_Entry]) -> None:
+        signals: list[Signal] = []
+        letters: list[DeadLetter] = []
+        for items, n, _ in batch:
+            if n == len(items):
+                signals += items  # type: ignore[arg-type]
+            else:
+                signals += items[:n]  # type: ignore[arg-type]
+                letters += items[n:]  # type: ignore[arg-type]
         try:
             async with self._write_lock:
-                outcomes = iter(await self._commit(signals, letters))
+                outcomes = await self._commit(signals, letters)
         except (Exception, asyncio.CancelledError) as exc:  # the batch is not committed: every caller learns it
             if isinstance(exc, asyncio.CancelledError):
                 err = StorageError("The registry stopped before the batch was committed.")
             else:
                 err = exc if isinstance(exc, StorageError) else StorageError(f"Batch not committed: {exc!r}")
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(err)
+            for _, _, done in batch:
+                if isinstance(done, asyncio.Future):
+                    if not done.done():
+                        done.set_exception(err)
+                else:
+                    self._call(done, [], err)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        for item, fut in batch:
-            result = next(outcomes) if isinstance(item, Signal) else None
-            if not fut.done():
-                fut.set_result(result)
+        i = 0
+        for _, n, done in batch:
+            mine = outcomes[i : i + n]
+            i += n
+            if isinstance(done, asyncio.Future):
+                if not done.done():
+                    done.set_result(mine[0] if mine else None)
+            else:
+                self._call(done, mine, None)
+
+    @staticmethod
+    def _call(done: MessageDone, outcomes: list[Outcome], error: StorageError | None) -> None:
+        try:
+            done(outcomes, error)
+        except Exception:
+            log.exception("message_callback_failed", callback=repr(done))
 
     async def _commit(self, signals: Sequence[Signal], letters: list[DeadLetter]) -> list[Outcome]:
         await self._load([s.thing_id for s in signals if isinstance(s.thing_id, str)])

@@ -28,8 +28,10 @@ Example (a feature model)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,15 +145,51 @@ def parse_model(raw: Mapping[str, Any], *, source: str) -> ThingModel:
 
 
 def _compile_object(props: dict[str, PropertyType], *, include_read_only: bool, where: str) -> Validator:
-    schema = {
-        "type": "object",
-        "properties": {n: p.schema for n, p in props.items() if include_read_only or not p.read_only},
-        "additionalProperties": False,
-    }
+    schemas = {n: p.schema for n, p in props.items() if include_read_only or not p.read_only}
+    schema = {"type": "object", "properties": schemas, "additionalProperties": False}
     try:
-        return fastjsonschema.compile(schema)
+        full: Validator = fastjsonschema.compile(schema)
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise TwinModelError(f"{where}: invalid property schema: {exc}") from exc
+    quick = {name: _quick_check(s) for name, s in schemas.items()}
+    return partial(_validate_object, quick, full)
+
+
+def _validate_object(quick: dict[str, QuickCheck | None], full: Validator, data: Any) -> Any:
+    """The properties object checked value by value with the quick checks; anything they do not
+    vouch for (an unknown property, a value out of range, a schema without a quick check) goes
+    to the full validator, so what is accepted and what is raised are exactly the schema's."""
+    if type(data) is dict:
+        for key, value in data.items():
+            check = quick.get(key)
+            if check is None or not check(value):
+                return full(data)
+        return data
+    return full(data)
+
+
+QuickCheck = Callable[[Any], bool]
+_NUMBER_TERMS = {"type", "minimum", "maximum"}
+
+
+def _quick_check(schema: dict[str, Any]) -> QuickCheck | None:
+    """A predicate that is True only for values the property's JSON Schema accepts (False means
+    "ask the full validator"), for the schemas devices report most: numbers with a range,
+    integers, booleans, strings. None for anything else."""
+    kind = schema.get("type")
+    if kind == "boolean" and schema.keys() == {"type"}:
+        return lambda v: type(v) is bool
+    if kind == "string" and schema.keys() == {"type"}:
+        return lambda v: type(v) is str
+    if kind not in ("number", "integer") or not schema.keys() <= _NUMBER_TERMS:
+        return None
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if not all(type(b) in (int, float) for b in (low, high) if b is not None):
+        return None
+    types = (int,) if kind == "integer" else (int, float)
+    lo = -math.inf if low is None else low
+    hi = math.inf if high is None else high
+    return lambda v: type(v) in types and lo <= v <= hi
 
 
 def _to_json_schema(schema: Mapping[str, Any], where: str) -> dict[str, Any]:
