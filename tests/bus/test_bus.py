@@ -38,7 +38,9 @@ async def test_a_slow_subscriber_lags_catches_up_and_loses_nothing(make_platform
     await platform.bus.wait_idle()
     assert [e.seq for e in slow] == list(range(1, 709))  # all of them, in order, from the log
     health = {h.name: h for h in platform.bus.health()}
-    assert not health["t.slow"].lagging and health["t.slow"].catchups >= 2
+    # caught up from the log: in a second catch-up, or in its first one if the overflow came while
+    # that was still reading (a race with the first commit)
+    assert not health["t.slow"].lagging and health["t.slow"].catchups >= 1
     for events in (slow, fast):
         per_twin: dict[str, list[int]] = {}
         for e in events:
