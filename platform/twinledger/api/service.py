@@ -133,11 +133,13 @@ class PartnerApi:
             ws="websockets-sansio",
         )
         try:
-            sock = config.bind_socket()
-        except (OSError, SystemExit) as exc:
+            # bound here, not by uvicorn's bind_socket: that one exits the process on a taken port
+            # and leaves its socket open
+            sock = socket.create_server((http.host, http.port))
+        except OSError as exc:
             raise ConfigError(
-                f"The partner API cannot listen on {http.host}:{http.port} ({exc}); choose another port with "
-                "--http-port or [http] port."
+                f"The partner API cannot listen on {http.host}:{http.port} ({exc.strerror or exc}); choose "
+                "another port with --http-port or [http] port."
             ) from None
         self.port = sock.getsockname()[1]
         self._server = _Server(config)
